@@ -1,0 +1,240 @@
+# shellcheck shell=bash
+# tests/guest/lib.sh -- sourced by the guest scripts (bash).
+#
+# Builds an initramfs (busybox + the caller's /init + host binaries with their
+# shared libraries) and boots it under qemu with a fresh swtpm, then brings the
+# guest's files and exit status back to the host.  See docs/real-kernel-tests.md.
+#
+#   guest_kernel NAME               -> sets GUEST_VMLINUZ, GUEST_KARGS (deb61|deb72|staging72)
+#   initramfs_new ROOT              -> busybox root in directory ROOT
+#   initramfs_add_bin ROOT BIN...   -> host binaries + their library closure
+#   initramfs_add_tss ROOT          -> the tpm2-tss TCTI libraries that get dlopen'd
+#   initramfs_add_file ROOT SRC DST -> one file (DST absolute inside the guest)
+#   initramfs_pack ROOT OUT         -> gzip'd newc cpio
+#   build_initramfs OUT INIT [BIN...] -> all of the above in one go
+#   guest_run KERNEL INITRD ARGS OUTDIR [TIMEOUT]
+#        -> boots; OUTDIR/console.log, OUTDIR/files/ (what the guest put in /out),
+#           returns the guest's exit status (or 124 timeout / 125 harness error).
+#
+# Inside the guest, /init sources /lib/imastore-guest.sh (guest-lib.sh) which
+# mounts the pseudo filesystems, and whose guest_finish RC ships /out as a tar
+# stream over the second serial port (ttyS1, raw) and prints marker lines on
+# the console (ttyS0):
+#   @@IMASTORE-OUT <sha256> <bytes>     checksum of the tar stream
+#   @@IMASTORE-EXIT <rc>                 the guest's exit status
+# A serial port needs no driver module on any of the kernels (8250 is built in
+# everywhere, virtio-blk is a module on Debian's 6.1 and 7.2).
+
+GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+GUEST_CACHE=${IMASTORE_CACHE:-/var/cache/imastore}
+GUEST_QEMU=${GUEST_QEMU:-qemu-system-x86_64}
+
+guest_die() {
+	echo "guest: ERROR: $*" >&2
+	exit 1
+}
+
+# Fail loudly when a tool of the harness is missing (never skip silently).
+guest_require() {
+	local t
+	for t in "$GUEST_QEMU" swtpm busybox cpio gzip timeout ldd sha256sum tar; do
+		command -v "$t" >/dev/null 2>&1 || [ -x "$t" ] ||
+			guest_die "'$t' not found: run 'make deps' (qemu-system-x86, swtpm, busybox-static, cpio)"
+	done
+	[ -x /bin/busybox ] || guest_die "/bin/busybox missing (busybox-static)"
+	file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
+		ldd /bin/busybox 2>&1 | grep -q 'not a dynamic executable' ||
+		guest_die "/bin/busybox is not static: install busybox-static"
+}
+
+# guest_kernel NAME: make sure the kernel is cached; set GUEST_VMLINUZ and the
+# command line arguments the kernel needs (GUEST_KARGS).
+guest_kernel() {
+	GUEST_VMLINUZ=$("$GUEST_DIR/kernels.sh" "$1" | tail -n1) ||
+		guest_die "kernel $1 unavailable (see the messages above)"
+	[ -s "$GUEST_VMLINUZ" ] || guest_die "kernel $1: no vmlinuz at '$GUEST_VMLINUZ'"
+	GUEST_KARGS="console=ttyS0 panic=-1"
+	case "$1" in
+	# No ACPI in the tiny kernel: the TIS TPM must be probed by force.
+	staging72) GUEST_KARGS="$GUEST_KARGS tpm_tis.force=1 tpm_tis.interrupts=0" ;;
+	esac
+}
+
+# --- initramfs -----------------------------------------------------------
+
+# A merged-/usr root like Debian's, so libraries land where ldd found them.
+initramfs_new() {
+	local root=$1 a
+	rm -rf "$root"
+	mkdir -p "$root"/usr/bin "$root"/usr/sbin "$root"/usr/lib/x86_64-linux-gnu \
+		"$root"/usr/lib64 "$root"/etc "$root"/proc "$root"/sys "$root"/dev \
+		"$root"/tmp "$root"/run "$root"/root "$root"/out "$root"/mnt
+	ln -s usr/bin "$root/bin"
+	ln -s usr/sbin "$root/sbin"
+	ln -s usr/lib "$root/lib"
+	ln -s usr/lib64 "$root/lib64"
+	cp /bin/busybox "$root/usr/bin/busybox"
+	# One link per applet, at the path busybox would install it.
+	for a in $(/bin/busybox --list-full); do
+		case "$a" in
+		bin/busybox | linuxrc) continue ;;
+		esac
+		[ -e "$root/$a" ] || [ -L "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+	done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+	echo 'root:x:0:' >"$root/etc/group"
+	# The guest side of the harness.
+	cp "$GUEST_DIR/guest-lib.sh" "$root/lib/imastore-guest.sh"
+}
+
+# Copy one file to the same path inside ROOT (following symlinks).
+_initramfs_copy() {
+	local root=$1 f=$2 real
+	real=$(readlink -f "$f")
+	mkdir -p "$root$(dirname "$f")"
+	# Replace a busybox applet link of the same name.
+	rm -f "$root$f"
+	cp -L "$real" "$root$f"
+}
+
+# Host binaries (or libraries) with their shared-library closure, ELF
+# interpreter included (ldd lists it with an absolute path).
+initramfs_add_bin() {
+	local root=$1 f lib
+	shift
+	for f in "$@"; do
+		case "$f" in
+		/*) ;;
+		*) f=$(command -v "$f") || guest_die "binary '$1' not found on the host" ;;
+		esac
+		[ -e "$f" ] || guest_die "'$f' not found on the host"
+		_initramfs_copy "$root" "$f"
+		# ldd prints "name => /path (addr)" and "/path/ld-linux (addr)".
+		for lib in $(ldd "$f" 2>/dev/null | awk '
+			$2 == "=>" && $3 ~ /^\// { print $3 }
+			$1 ~ /^\// { print $1 }'); do
+			[ -e "$root$lib" ] || _initramfs_copy "$root" "$lib"
+		done
+		if ldd "$f" 2>/dev/null | grep -q 'not found'; then
+			guest_die "$f: missing shared libraries on the host: $(ldd "$f" | grep 'not found' | tr -s ' \t' ' ')"
+		fi
+	done
+}
+
+# tpm2-tss loads its TCTI with dlopen(): ldd does not see it.
+initramfs_add_tss() {
+	local root=$1 d=/usr/lib/x86_64-linux-gnu n found=0
+	for n in libtss2-tctildr.so.0 libtss2-tcti-device.so.0; do
+		if [ -e "$d/$n" ]; then
+			initramfs_add_bin "$root" "$d/$n"
+			found=1
+		fi
+	done
+	[ "$found" = 1 ] || guest_die "tpm2-tss TCTI libraries not found (libtss2-dev / libtss2-tcti-device0)"
+	[ -e "$root$d/libtss2-tcti-device.so.0" ] ||
+		guest_die "libtss2-tcti-device.so.0 not found on the host (libtss2-tcti-device0)"
+}
+
+initramfs_add_file() {
+	local root=$1 src=$2 dst=$3
+	mkdir -p "$root$(dirname "$dst")"
+	cp -L "$src" "$root$dst"
+}
+
+initramfs_pack() {
+	local root=$1 out=$2
+	(cd "$root" && find . -print | sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$out.tmp"
+	mv "$out.tmp" "$out"
+}
+
+# build_initramfs OUT INIT [BIN...]: INIT is a script (host path) that becomes
+# /init; it should start with ". /lib/imastore-guest.sh" and end with
+# guest_finish.  Extra files: set GUEST_EXTRA_FILES="src:dst ..." beforehand.
+build_initramfs() {
+	local out=$1 init=$2 root pair
+	shift 2
+	root=$(mktemp -d "${TMPDIR:-/tmp}/imastore-initramfs.XXXXXX")
+	initramfs_new "$root"
+	[ $# -eq 0 ] || initramfs_add_bin "$root" "$@"
+	for pair in ${GUEST_EXTRA_FILES:-}; do
+		initramfs_add_file "$root" "${pair%%:*}" "${pair#*:}"
+	done
+	initramfs_add_file "$root" "$init" /init
+	chmod 0755 "$root/init"
+	initramfs_pack "$root" "$out"
+	rm -rf "$root"
+}
+
+# --- running a guest -----------------------------------------------------
+
+# guest_run KERNEL INITRD ARGS OUTDIR [TIMEOUT]
+guest_run() {
+	local kernel=$1 initrd=$2 args=$3 outdir=$4 tmo=${5:-300}
+	local tpm rc=0 swpid qrc line sha size got
+	guest_require
+	mkdir -p "$outdir"
+	rm -rf "$outdir/files" "$outdir/out.tar" "$outdir/console.log"
+	# A fresh TPM per boot: a new state dir, so every run starts from the
+	# same manufactured state (a new swtpm offers sha1/256/384/512 banks).
+	tpm=$(mktemp -d "${TMPDIR:-/tmp}/imastore-swtpm.XXXXXX")
+	if ! swtpm socket --tpm2 --tpmstate "dir=$tpm" \
+		--ctrl "type=unixio,path=$tpm/sock" \
+		--pid "file=$tpm/pid" --log "file=$tpm/log,level=1" \
+		--daemon; then
+		rm -rf "$tpm"
+		guest_die "swtpm did not start"
+	fi
+	swpid=$(cat "$tpm/pid" 2>/dev/null || true)
+	local t0=$SECONDS
+	# ttyS0 = console (log file), ttyS1 = raw file channel (tar stream).
+	timeout --kill-after=10 "$tmo" "$GUEST_QEMU" \
+		-machine q35 -m 1024 -smp 2 -nographic -no-reboot -monitor none \
+		-kernel "$kernel" -initrd "$initrd" -append "$args" \
+		-chardev "file,id=con,path=$outdir/console.log" -serial chardev:con \
+		-chardev "file,id=out,path=$outdir/out.tar" -serial chardev:out \
+		-chardev "socket,id=chrtpm,path=$tpm/sock" \
+		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
+		</dev/null >"$outdir/qemu.log" 2>&1 || qrc=$?
+	qrc=${qrc:-0}
+	GUEST_SECONDS=$((SECONDS - t0))
+	# swtpm normally exits when qemu goes; make sure ours did.
+	if [ -n "$swpid" ] && kill -0 "$swpid" 2>/dev/null; then
+		kill "$swpid" 2>/dev/null || true
+	fi
+	rm -rf "$tpm"
+	touch "$outdir/console.log"
+	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+		_guest_fail "$outdir" "timed out after ${tmo}s"
+		return 124
+	fi
+	line=$(tr -d '\r' <"$outdir/console.log" | grep -a '^@@IMASTORE-EXIT ' | tail -n1 || true)
+	if [ -z "$line" ]; then
+		_guest_fail "$outdir" "no exit marker on the console (qemu status $qrc: crash or panic?)"
+		return 125
+	fi
+	rc=${line#@@IMASTORE-EXIT }
+	# Files: the tar stream must match the checksum the guest printed.
+	line=$(tr -d '\r' <"$outdir/console.log" | grep -a '^@@IMASTORE-OUT ' | tail -n1 || true)
+	if [ -n "$line" ]; then
+		set -- $line
+		sha=$2 size=$3
+		got=$(head -c "$size" "$outdir/out.tar" | sha256sum | cut -d' ' -f1)
+		if [ "$got" != "$sha" ]; then
+			_guest_fail "$outdir" "file transfer corrupted: $(stat -c %s "$outdir/out.tar") bytes received, $size sent"
+			return 125
+		fi
+		mkdir -p "$outdir/files"
+		head -c "$size" "$outdir/out.tar" | tar -x -C "$outdir/files" -f - ||
+			{ _guest_fail "$outdir" "cannot unpack the guest's tar stream"; return 125; }
+		GUEST_OUT_BYTES=$size
+	fi
+	rm -f "$outdir/out.tar"
+	[ "$rc" = 0 ] || _guest_fail "$outdir" "guest exited with status $rc"
+	return "$rc"
+}
+
+_guest_fail() {
+	echo "guest: FAILED: $2 (console log: $1/console.log); last lines:" >&2
+	tr -d '\r' <"$1/console.log" | tail -n 40 | sed 's/^/  | /' >&2
+	[ ! -s "$1/qemu.log" ] || sed 's/^/  qemu: /' "$1/qemu.log" >&2
+}

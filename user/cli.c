@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char *prog = "imastore";
+
+void cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *cmd)
+{
+	fprintf(stderr, "Try '%s %s --help'.\n", prog, cmd);
+	return EXIT_ERROR;
+}
+
+int cli_list_opt(int opt, const char *arg, struct list_reader_opts *o)
+{
+	switch (opt) {
+	case 'b':
+		o->bank = hash_alg_by_name(arg);
+		if (!o->bank) {
+			cli_err("unknown bank '%s' (sha1, sha256, sha384, sha512, sm3, tpm_alg_<hex>)",
+				arg);
+			return -1;
+		}
+		return 1;
+	case 'T':
+		o->template_fmt = arg;
+		return 1;
+	case 'F':
+		if (!strcmp(arg, "binary"))
+			o->format = LIST_FORMAT_BINARY;
+		else if (!strcmp(arg, "ascii"))
+			o->format = LIST_FORMAT_ASCII;
+		else if (!strcmp(arg, "auto"))
+			o->format = LIST_FORMAT_AUTO;
+		else {
+			cli_err("unknown format '%s' (binary, ascii, auto)", arg);
+			return -1;
+		}
+		return 1;
+	case 'E':
+		if (!strcmp(arg, "host"))
+			o->endian = LIST_ENDIAN_HOST;
+		else if (!strcmp(arg, "little"))
+			o->endian = LIST_ENDIAN_LITTLE;
+		else if (!strcmp(arg, "big"))
+			o->endian = LIST_ENDIAN_BIG;
+		else if (!strcmp(arg, "auto"))
+			o->endian = LIST_ENDIAN_AUTO;
+		else {
+			cli_err("unknown byte order '%s' (host, little, big, auto)", arg);
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int cli_open_list(const char *path, const struct list_reader_opts *base,
+		  int *fd, struct list_reader **r)
+{
+	struct list_reader_opts o = *base;
+	struct errmsg em = { "" };
+	int ret;
+
+	if (!strcmp(path, "-")) {
+		*fd = STDIN_FILENO;
+		o.path = "(standard input)";
+	} else {
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0) {
+			ret = -errno;
+			cli_err("%s: %s", path, strerror(errno));
+			return ret;
+		}
+		o.path = path;
+	}
+	ret = list_reader_open(r, *fd, &o, &em);
+	if (ret) {
+		cli_err("%s", errmsg_text(&em));
+		if (*fd != STDIN_FILENO)
+			close(*fd);
+		*fd = -1;
+	}
+	return ret;
+}
+
+void cli_close_list(int fd, struct list_reader *r)
+{
+	list_reader_free(r);
+	if (fd > STDIN_FILENO)
+		close(fd);
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef IMASTORE_CLI_H
+#define IMASTORE_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "list_reader.h"
+
+/* Exit codes, the same for every subcommand (imastore(1), EXIT STATUS). */
+enum {
+	EXIT_MATCH = 0,		/* success; for verify: the list matches */
+	EXIT_MISMATCH = 1,	/* verify: mismatch, named in the output */
+	EXIT_ERROR = 2,		/* bad usage, unreadable input, no TPM, ... */
+};
+
+extern const char *prog;
+
+__attribute__((format(printf, 1, 2)))
+void cli_err(const char *fmt, ...);
+
+/* Options every command that reads a list takes (see LIST_OPTS_HELP). */
+#define LIST_LONGOPTS \
+	{ "bank", required_argument, NULL, 'b' }, \
+	{ "template-fmt", required_argument, NULL, 'T' }, \
+	{ "format", required_argument, NULL, 'F' }, \
+	{ "endian", required_argument, NULL, 'E' }
+#define LIST_OPTS_HELP \
+"  -b, --bank ALG          bank of the list: sha1, sha256, sha384, sha512, sm3,\n" \
+"                          tpm_alg_<hex> (default: from the file name, else from\n" \
+"                          the first record)\n" \
+"  -T, --template-fmt FMT  fields of a custom template, as given to the kernel's\n" \
+"                          ima_template_fmt= (e.g. 'd-ng|n-ng|iuid'); needed for\n" \
+"                          records whose template name is empty\n" \
+"  -F, --format FMT        input format: binary, ascii or auto (default auto)\n" \
+"  -E, --endian ORDER      u32 byte order of a binary list: host, little (the\n" \
+"                          kernel's ima_canonical_fmt), big or auto (default)\n"
+
+/* 1 if opt was a list option (parsed into o), 0 if not, -1 on a bad value. */
+int cli_list_opt(int opt, const char *arg, struct list_reader_opts *o);
+
+/* Open a list file ("-" = standard input). */
+int cli_open_list(const char *path, const struct list_reader_opts *base,
+		  int *fd, struct list_reader **r);
+void cli_close_list(int fd, struct list_reader *r);
+
+/* "-h" / unknown option handling shared by the commands. */
+int cli_usage_error(const char *cmd);
+
+#endif

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "json.h"
+#include "replay.h"
+
+#define MAX_PCR_FILES 16
+
+static void verify_usage(FILE *f)
+{
+	fprintf(f,
+"Usage: %s verify [OPTIONS] LIST...\n"
+"\n"
+"Replay a measurement list into PCR values, for every bank at once, and\n"
+"compare them with the TPM's PCRs or with saved values. Each record's\n"
+"template digest is also checked against its template data. Several LISTs\n"
+"are read as consecutive pieces of one list ('-' reads standard input).\n"
+"\n"
+"Only the PCRs the list extends are compared. The TPM is read before the\n"
+"list, and again if the list turns out to be ahead of it, so a live list\n"
+"that grows while it is read still verifies.\n"
+"\n"
+"Options:\n"
+"      --tpm               compare with the TPM's PCRs (the default)\n"
+"      --tcti CONF         TPM connection, a tpm2-tss TCTI string such as\n"
+"                          device:/dev/tpm0 or swtpm:host=127.0.0.1,port=2321\n"
+"                          (default: $TPM2TOOLS_TCTI, $TCTI, $TPM2_TCTI, else\n"
+"                          device:/dev/tpmrm0)\n"
+"  -p, --pcrs [ALG,]FILE   compare with PCR values from FILE, lines\n"
+"                          'PCR-NN: HEX' as for evmctl ima_measurement --pcrs;\n"
+"                          ALG defaults to sha1. Repeat for more banks.\n"
+"  -j, --json              one JSON object (see imastore(1), JSON OUTPUT)\n"
+"  -q, --quiet             print nothing; the exit status says it all\n"
+LIST_OPTS_HELP
+"  -h, --help              this help\n"
+"\n"
+"Exit status: 0 every compared PCR matches and every record is consistent;\n"
+"1 mismatch (the output names the first record where the replay can no\n"
+"longer match, and the expected and replayed values); 2 error (malformed\n"
+"list, no TPM, unreadable file, bad usage).\n", prog);
+}
+
+struct verify {
+	const char *tcti;
+	bool use_tpm, json, quiet;
+	const char *pcr_files[MAX_PCR_FILES];
+	unsigned npcr_files;
+	struct pcr_set expected;
+	struct replay *rp;
+	uint64_t records;
+	/* per replayed bank and PCR: last record after which replay == expected */
+	int64_t matched_through[PCR_MAX_BANKS][IMA_PCR_COUNT];
+	bool bad_record;
+	uint64_t bad_index, bad_offset;
+	char bad_reason[sizeof(((struct errmsg *)0)->text)];
+	const char *bad_file;
+	const struct hash_alg *skipped[PCR_MAX_BANKS];
+	unsigned nskipped;
+};
+
+static int read_expected(struct verify *v)
+{
+	struct errmsg em = { "" };
+	int ret;
+
+	memset(&v->expected, 0, sizeof(v->expected));
+	if (v->use_tpm) {
+		ret = tpm_read_pcrs(v->tcti, ~0u >> (32 - IMA_PCR_COUNT),
+				    &v->expected, &em);
+		if (ret)
+			cli_err("%s", errmsg_text(&em));
+		return ret;
+	}
+	for (unsigned i = 0; i < v->npcr_files; i++) {
+		ret = pcr_file_read(v->pcr_files[i], &v->expected, &em);
+		if (ret) {
+			cli_err("%s", errmsg_text(&em));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int start_replay(struct verify *v)
+{
+	const struct hash_alg *banks[PCR_MAX_BANKS];
+	unsigned n = 0;
+	struct errmsg em = { "" };
+
+	for (unsigned i = 0; i < v->expected.nbanks; i++) {
+		const struct hash_alg *alg = v->expected.bank[i].alg;
+
+		if (hash_alg_available(alg))
+			banks[n++] = alg;
+		else
+			v->skipped[v->nskipped++] = alg;
+	}
+	if (!n) {
+		cli_err("no bank to compare: the PCR source has none this OpenSSL can hash");
+		return -ENOENT;
+	}
+	for (unsigned b = 0; b < PCR_MAX_BANKS; b++)
+		for (unsigned p = 0; p < IMA_PCR_COUNT; p++)
+			v->matched_through[b][p] = -1;
+	if (replay_new(&v->rp, banks, n, &em)) {
+		cli_err("%s", errmsg_text(&em));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void note_prefix_match(struct verify *v, const struct ima_record *rec)
+{
+	const struct replay_state *st = replay_state(v->rp);
+
+	for (unsigned b = 0; b < st->pcrs.nbanks; b++) {
+		const struct pcr_bank *run = &st->pcrs.bank[b];
+		struct pcr_bank *exp = pcr_set_bank(&v->expected, run->alg);
+
+		if (exp && (exp->valid & (1u << rec->pcr)) &&
+		    !memcmp(run->value[rec->pcr], exp->value[rec->pcr],
+			    run->alg->size))
+			v->matched_through[b][rec->pcr] = (int64_t)rec->index;
+	}
+}
+
+static int replay_list(struct verify *v, struct list_reader *r,
+		       const char *path)
+{
+	const struct hash_alg *bank = list_reader_bank(r);
+	struct ima_record rec;
+	struct errmsg em = { "" };
+	int ret;
+
+	while ((ret = list_reader_next(r, &rec, &em)) > 0) {
+		ret = replay_extend(v->rp, &rec, bank,
+				    v->bad_record ? 0 : REPLAY_CHECK_DIGEST, &em);
+		if (ret == -EBADMSG && !v->bad_record) {
+			v->bad_record = true;
+			v->bad_index = rec.index;
+			v->bad_offset = rec.offset;
+			v->bad_file = path;
+			memcpy(v->bad_reason, em.text, sizeof(v->bad_reason));
+			/* go on, so the PCRs can still be compared */
+			ret = replay_extend(v->rp, &rec, bank, 0, &em);
+		}
+		if (ret) {
+			cli_err("%s: %s", path, errmsg_text(&em));
+			return ret;
+		}
+		note_prefix_match(v, &rec);
+		v->records++;
+	}
+	if (ret < 0)
+		cli_err("%s", errmsg_text(&em));
+	return ret;
+}
+
+static bool bank_pcr_match(struct verify *v, const struct pcr_bank *run,
+			   unsigned p)
+{
+	struct pcr_bank *exp = pcr_set_bank(&v->expected, run->alg);
+
+	return exp && !memcmp(run->value[p], exp->value[p], run->alg->size);
+}
+
+static bool all_match(struct verify *v)
+{
+	const struct replay_state *st = replay_state(v->rp);
+
+	for (unsigned b = 0; b < st->pcrs.nbanks; b++)
+		for (unsigned p = 0; p < IMA_PCR_COUNT; p++)
+			if ((st->pcr_used & (1u << p)) &&
+			    !bank_pcr_match(v, &st->pcrs.bank[b], p))
+				return false;
+	return true;
+}
+
+/* The list was read after the TPM: if it is ahead, the TPM may catch up. */
+static int reread_tpm(struct verify *v)
+{
+	struct pcr_set saved = v->expected;
+
+	for (int i = 0; i < 3 && !all_match(v); i++) {
+		if (read_expected(v)) {
+			v->expected = saved;
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static void explain(FILE *f, struct verify *v, unsigned b, unsigned p, bool json)
+{
+	int64_t k = v->matched_through[b][p];
+
+	if (json) {
+		if (k >= 0)
+			fprintf(f, ",\"matched_through\":%lld", (long long)k);
+		else
+			fputs(",\"matched_through\":null", f);
+		return;
+	}
+	if (k >= 0)
+		fprintf(f, "        the replay equals the expected value after record %lld: records after it were not extended into this PCR\n",
+			(long long)k);
+	else
+		fprintf(f, "        no prefix of the list gives the expected value: a record is missing or altered, or the PCR was extended outside this list\n");
+}
+
+static void print_human(struct verify *v, const struct hash_alg *list_bank,
+			bool match)
+{
+	const struct replay_state *st = replay_state(v->rp);
+
+	printf("list: %llu records, %s bank; compared with %s\n",
+	       (unsigned long long)v->records, list_bank->name,
+	       v->use_tpm ? "the TPM" : "PCR files");
+	for (unsigned b = 0; b < st->pcrs.nbanks; b++) {
+		const struct pcr_bank *run = &st->pcrs.bank[b];
+		struct pcr_bank *exp = pcr_set_bank(&v->expected, run->alg);
+
+		for (unsigned p = 0; p < IMA_PCR_COUNT; p++) {
+			if (!(st->pcr_used & (1u << p)))
+				continue;
+			if (bank_pcr_match(v, run, p)) {
+				printf("%-8s PCR %2u  match\n", run->alg->name, p);
+				continue;
+			}
+			printf("%-8s PCR %2u  MISMATCH\n        expected ", run->alg->name, p);
+			hex_print(stdout, exp->value[p], run->alg->size);
+			printf("\n        replayed ");
+			hex_print(stdout, run->value[p], run->alg->size);
+			putchar('\n');
+			explain(stdout, v, b, p, false);
+		}
+	}
+	for (unsigned i = 0; i < v->nskipped; i++)
+		printf("%-8s not compared: this OpenSSL has no %s\n",
+		       v->skipped[i]->name, v->skipped[i]->ossl_name);
+	if (v->bad_record)
+		printf("first bad record: %llu at byte offset %llu of %s: %s\n",
+		       (unsigned long long)v->bad_index,
+		       (unsigned long long)v->bad_offset, v->bad_file,
+		       v->bad_reason);
+	printf("result: %s\n", match ? "match" : "MISMATCH");
+}
+
+static void print_json(struct verify *v, const struct hash_alg *list_bank,
+		       bool match)
+{
+	const struct replay_state *st = replay_state(v->rp);
+
+	printf("{\"version\":1,\"result\":\"%s\",\"records\":%llu,\"list_bank\":\"%s\",\"source\":\"%s\",\"banks\":[",
+	       match ? "match" : "mismatch", (unsigned long long)v->records,
+	       list_bank->name, v->use_tpm ? "tpm" : "pcrs");
+	for (unsigned b = 0; b < st->pcrs.nbanks; b++) {
+		const struct pcr_bank *run = &st->pcrs.bank[b];
+		struct pcr_bank *exp = pcr_set_bank(&v->expected, run->alg);
+		bool first = true;
+
+		printf("%s{\"bank\":\"%s\",\"pcrs\":[", b ? "," : "", run->alg->name);
+		for (unsigned p = 0; p < IMA_PCR_COUNT; p++) {
+			if (!(st->pcr_used & (1u << p)))
+				continue;
+			printf("%s{\"pcr\":%u,\"match\":%s,\"expected\":", first ? "" : ",",
+			       p, bank_pcr_match(v, run, p) ? "true" : "false");
+			json_hex(stdout, exp->value[p], run->alg->size);
+			fputs(",\"replayed\":", stdout);
+			json_hex(stdout, run->value[p], run->alg->size);
+			explain(stdout, v, b, p, true);
+			putchar('}');
+			first = false;
+		}
+		fputs("]}", stdout);
+	}
+	fputs("],\"skipped_banks\":[", stdout);
+	for (unsigned i = 0; i < v->nskipped; i++)
+		printf("%s\"%s\"", i ? "," : "", v->skipped[i]->name);
+	fputs("],\"first_bad_record\":", stdout);
+	if (v->bad_record) {
+		printf("{\"index\":%llu,\"offset\":%llu,\"file\":",
+		       (unsigned long long)v->bad_index,
+		       (unsigned long long)v->bad_offset);
+		json_cstring(stdout, v->bad_file);
+		fputs(",\"reason\":", stdout);
+		json_cstring(stdout, v->bad_reason);
+		putchar('}');
+	} else {
+		fputs("null", stdout);
+	}
+	fputs("}\n", stdout);
+}
+
+static int parse_args(struct verify *v, struct list_reader_opts *lo,
+		      int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "tpm", no_argument, NULL, 't' },
+		{ "tcti", required_argument, NULL, 'C' },
+		{ "pcrs", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		LIST_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, r;
+
+	while ((opt = getopt_long(argc, argv, "p:jqhb:T:F:E:", longopts, NULL)) != -1) {
+		r = cli_list_opt(opt, optarg, lo);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		switch (opt) {
+		case 't':
+			v->use_tpm = true;
+			break;
+		case 'C':
+			v->tcti = optarg;
+			v->use_tpm = true;
+			break;
+		case 'p':
+			if (v->npcr_files == MAX_PCR_FILES) {
+				cli_err("at most %d --pcrs files", MAX_PCR_FILES);
+				return -1;
+			}
+			v->pcr_files[v->npcr_files++] = optarg;
+			break;
+		case 'j':
+			v->json = true;
+			break;
+		case 'q':
+			v->quiet = true;
+			break;
+		case 'h':
+			verify_usage(stdout);
+			return 1;
+		default:
+			return -1;
+		}
+	}
+	if (v->use_tpm && v->npcr_files) {
+		cli_err("--tpm and --pcrs exclude each other");
+		return -1;
+	}
+	if (!v->npcr_files)
+		v->use_tpm = true;
+	if (optind >= argc) {
+		cli_err("verify needs a LIST (a measurement list file, or - for standard input)");
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	struct list_reader_opts lo = { 0 };
+	struct verify *v;
+	const struct hash_alg *list_bank = NULL;
+	int ret = EXIT_ERROR, r;
+	bool match;
+
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return EXIT_ERROR;
+	r = parse_args(v, &lo, argc, argv);
+	if (r) {
+		free(v);
+		return r > 0 ? EXIT_MATCH : cli_usage_error("verify");
+	}
+	if (read_expected(v) || start_replay(v))
+		goto out;
+	for (int i = optind; i < argc; i++) {
+		struct list_reader *lr;
+		int fd;
+
+		if (cli_open_list(argv[i], &lo, &fd, &lr))
+			goto out;
+		list_bank = list_reader_bank(lr);
+		r = replay_list(v, lr, argv[i]);
+		lo.first_index = list_reader_index(lr);
+		lo.bank = list_bank;
+		cli_close_list(fd, lr);
+		if (r < 0)
+			goto out;
+	}
+	if (!v->records) {
+		cli_err("the list is empty: nothing to verify");
+		goto out;
+	}
+	if (v->use_tpm && reread_tpm(v))
+		goto out;
+	match = all_match(v) && !v->bad_record;
+	if (v->json)
+		print_json(v, list_bank, match);
+	else if (!v->quiet)
+		print_human(v, list_bank, match);
+	ret = match ? EXIT_MATCH : EXIT_MISMATCH;
+out:
+	replay_free(v->rp);
+	free(v);
+	if (fflush(stdout)) {
+		cli_err("standard output: %s", strerror(errno));
+		ret = EXIT_ERROR;
+	}
+	return ret;
+}

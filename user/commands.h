@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef IMASTORE_COMMANDS_H
+#define IMASTORE_COMMANDS_H
+
+/* Every subcommand: argv[0] is the command name; returns an exit code. */
+int cmd_show(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+#endif

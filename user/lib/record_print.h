@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef IMASTORE_RECORD_PRINT_H
+#define IMASTORE_RECORD_PRINT_H
+
+#include <stdio.h>
+
+#include "ima_record.h"
+#include "template.h"
+
+/*
+ * One record a line, for people and for pipelines (docs/json.md).
+ * `custom` is the field list for templates that are not built in (may be
+ * NULL: such records then show their fields as hex).
+ *
+ * Text: INDEX PCR TEMPLATE TEMPLATE-DIGEST FILE-DIGEST PATH [buf:HEX]
+ * with non-printable path bytes as \xNN.
+ */
+int record_print_text(FILE *f, const struct ima_record *rec,
+		      const struct template_desc *custom, struct errmsg *em);
+int record_print_json(FILE *f, const struct ima_record *rec,
+		      const struct hash_alg *bank,
+		      const struct template_desc *custom, struct errmsg *em);
+
+#endif
