@@ -52,8 +52,6 @@ struct verify {
 	struct pcr_set expected;
 	struct replay *rp;
 	uint64_t records;
-	/* per replayed bank and PCR: last record after which replay == expected */
-	int64_t matched_through[PCR_MAX_BANKS][IMA_PCR_COUNT];
 	bool bad_record;
 	uint64_t bad_index, bad_offset;
 	char bad_reason[sizeof(((struct errmsg *)0)->text)];
@@ -103,61 +101,46 @@ static int start_replay(struct verify *v)
 		cli_err("no bank to compare: the PCR source has none this OpenSSL can hash");
 		return -ENOENT;
 	}
-	for (unsigned b = 0; b < PCR_MAX_BANKS; b++)
-		for (unsigned p = 0; p < IMA_PCR_COUNT; p++)
-			v->matched_through[b][p] = -1;
 	if (replay_new(&v->rp, banks, n, &em)) {
 		cli_err("%s", errmsg_text(&em));
 		return -EINVAL;
 	}
+	replay_watch(v->rp, &v->expected);
+	/* banks are independent: the second core hashes half of them */
+	replay_set_threads(v->rp, 2);
 	return 0;
 }
 
-static void note_prefix_match(struct verify *v, const struct ima_record *rec)
-{
-	const struct replay_state *st = replay_state(v->rp);
-
-	for (unsigned b = 0; b < st->pcrs.nbanks; b++) {
-		const struct pcr_bank *run = &st->pcrs.bank[b];
-		struct pcr_bank *exp = pcr_set_bank(&v->expected, run->alg);
-
-		if (exp && (exp->valid & (1u << rec->pcr)) &&
-		    !memcmp(run->value[rec->pcr], exp->value[rec->pcr],
-			    run->alg->size))
-			v->matched_through[b][rec->pcr] = (int64_t)rec->index;
-	}
-}
+#define BATCH 4096
 
 static int replay_list(struct verify *v, struct list_reader *r,
 		       const char *path)
 {
 	const struct hash_alg *bank = list_reader_bank(r);
-	struct ima_record rec;
-	struct errmsg em = { "" };
-	int ret;
+	static struct ima_record recs[BATCH];
+	struct errmsg em = { "" }, bad = { "" };
+	uint64_t bad_index = UINT64_MAX;
+	int n, ret;
 
-	while ((ret = list_reader_next(r, &rec, &em)) > 0) {
-		ret = replay_extend(v->rp, &rec, bank,
-				    v->bad_record ? 0 : REPLAY_CHECK_DIGEST, &em);
-		if (ret == -EBADMSG && !v->bad_record) {
-			v->bad_record = true;
-			v->bad_index = rec.index;
-			v->bad_offset = rec.offset;
-			v->bad_file = path;
-			memcpy(v->bad_reason, em.text, sizeof(v->bad_reason));
-			/* go on, so the PCRs can still be compared */
-			ret = replay_extend(v->rp, &rec, bank, 0, &em);
-		}
+	while ((n = list_reader_next_batch(r, recs, BATCH, &em)) > 0) {
+		ret = replay_extend_batch(v->rp, recs, (unsigned)n, bank,
+					  REPLAY_CHECK_DIGEST, &bad_index, &bad, &em);
 		if (ret) {
 			cli_err("%s: %s", path, errmsg_text(&em));
 			return ret;
 		}
-		note_prefix_match(v, &rec);
-		v->records++;
+		if (bad_index != UINT64_MAX && !v->bad_record) {
+			v->bad_record = true;
+			v->bad_index = bad_index;
+			v->bad_offset = recs[bad_index - recs[0].index].offset;
+			v->bad_file = path;
+			memcpy(v->bad_reason, bad.text, sizeof(v->bad_reason));
+		}
+		v->records += (uint64_t)n;
 	}
-	if (ret < 0)
+	if (n < 0)
 		cli_err("%s", errmsg_text(&em));
-	return ret;
+	return n;
 }
 
 static bool bank_pcr_match(struct verify *v, const struct pcr_bank *run,
@@ -194,9 +177,10 @@ static int reread_tpm(struct verify *v)
 	return 0;
 }
 
-static void explain(FILE *f, struct verify *v, unsigned b, unsigned p, bool json)
+static void explain(FILE *f, struct verify *v, const struct hash_alg *alg,
+		    unsigned p, bool json)
 {
-	int64_t k = v->matched_through[b][p];
+	int64_t k = replay_matched_through(v->rp, alg, p);
 
 	if (json) {
 		if (k >= 0)
@@ -236,7 +220,7 @@ static void print_human(struct verify *v, const struct hash_alg *list_bank,
 			printf("\n        replayed ");
 			hex_print(stdout, run->value[p], run->alg->size);
 			putchar('\n');
-			explain(stdout, v, b, p, false);
+			explain(stdout, v, run->alg, p, false);
 		}
 	}
 	for (unsigned i = 0; i < v->nskipped; i++)
@@ -272,7 +256,7 @@ static void print_json(struct verify *v, const struct hash_alg *list_bank,
 			json_hex(stdout, exp->value[p], run->alg->size);
 			fputs(",\"replayed\":", stdout);
 			json_hex(stdout, run->value[p], run->alg->size);
-			explain(stdout, v, b, p, true);
+			explain(stdout, v, run->alg, p, true);
 			putchar('}');
 			first = false;
 		}

@@ -207,14 +207,19 @@ guest_run() {
 		_guest_fail "$outdir" "timed out after ${tmo}s"
 		return 124
 	fi
-	line=$(tr -d '\r' <"$outdir/console.log" | grep -a '^@@IMASTORE-EXIT ' | tail -n1 || true)
+	# (markers may follow terminal escapes on the same line: no ^ anchor)
+	line=$(tr -d '\r' <"$outdir/console.log" | grep -a -o '@@IMASTORE-EXIT [0-9]*' | tail -n1 || true)
 	if [ -z "$line" ]; then
 		_guest_fail "$outdir" "no exit marker on the console (qemu status $qrc: crash or panic?)"
 		return 125
 	fi
 	rc=${line#@@IMASTORE-EXIT }
 	# Files: the tar stream must match the checksum the guest printed.
-	line=$(tr -d '\r' <"$outdir/console.log" | grep -a '^@@IMASTORE-OUT ' | tail -n1 || true)
+	line=$(tr -d '\r' <"$outdir/console.log" | grep -a -o '@@IMASTORE-OUT [0-9a-f]* [0-9]*' | tail -n1 || true)
+	if [ -z "$line" ] && [ -s "$outdir/out.tar" ]; then
+		_guest_fail "$outdir" "data on the file channel but no @@IMASTORE-OUT marker"
+		return 125
+	fi
 	if [ -n "$line" ]; then
 		set -- $line
 		sha=$2 size=$3

@@ -381,6 +381,32 @@ int list_reader_next(struct list_reader *r, struct ima_record *rec,
 	return next_binary(r, rec, em);
 }
 
+int list_reader_next_batch(struct list_reader *r, struct ima_record *recs,
+			   unsigned max, struct errmsg *em)
+{
+	unsigned n;
+	long len;
+	int ret;
+
+	if (!max)
+		return 0;
+	ret = list_reader_next(r, &recs[0], em);
+	if (ret <= 0 || r->format == LIST_FORMAT_ASCII)
+		return ret;
+	/* more records already buffered: no read, so no pointer moves */
+	for (n = 1; n < max; n++) {
+		len = ima_record_parse(r->buf + r->start, r->end - r->start,
+				       r->bank->size, r->endian, r->index,
+				       r->offset, &recs[n], NULL);
+		if (len <= 0)
+			break;	/* incomplete or bad: the next call tells */
+		r->start += (size_t)len;
+		r->offset += (uint64_t)len;
+		r->index++;
+	}
+	return (int)n;
+}
+
 const struct hash_alg *list_reader_bank(const struct list_reader *r)
 {
 	return r->bank;

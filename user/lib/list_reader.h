@@ -39,6 +39,14 @@ void list_reader_free(struct list_reader *r);
 int list_reader_next(struct list_reader *r, struct ima_record *rec,
 		     struct errmsg *em);
 
+/*
+ * Up to `max` records at once (at least 1; 0 at the end, < 0 on error), all
+ * valid until the next call: whatever complete records the buffer holds,
+ * so a consumer can hand a batch to several threads.
+ */
+int list_reader_next_batch(struct list_reader *r, struct ima_record *recs,
+			   unsigned max, struct errmsg *em);
+
 /* Bank and byte order in use (known after open). */
 const struct hash_alg *list_reader_bank(const struct list_reader *r);
 enum list_format list_reader_format(const struct list_reader *r);

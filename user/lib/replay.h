@@ -32,6 +32,24 @@ int replay_resume(struct replay **out, const struct replay_state *state,
 		  struct errmsg *em);
 void replay_free(struct replay *rp);
 
+/*
+ * Spread the banks over this many threads (the caller's included) in
+ * replay_extend_batch(); hashing is nearly all the work of a replay, and
+ * banks are independent. 1 (the default) starts no thread.
+ */
+int replay_set_threads(struct replay *rp, unsigned nthreads);
+
+/*
+ * Remember, per bank and PCR, the last record after which the running value
+ * equalled `expected` (where it has that bank and PCR). Tells a list that
+ * is ahead of the TPM from one that never matched. The set must outlive
+ * the replay or the next call.
+ */
+void replay_watch(struct replay *rp, const struct pcr_set *expected);
+/* -1: never equal (or not watched). */
+int64_t replay_matched_through(const struct replay *rp, const struct hash_alg *bank,
+			       unsigned pcr);
+
 enum replay_check {
 	REPLAY_CHECK_DIGEST = 1,	/* list digest must match template data */
 };
@@ -40,11 +58,23 @@ enum replay_check {
  * Extend the record into every bank. `list_bank` is the bank of rec->digest.
  * Returns 0, or -EBADMSG if REPLAY_CHECK_DIGEST is set and the list's
  * template digest does not match the template data (the message names the
- * record and both values).
+ * record and both values); the record is not extended then.
  */
 int replay_extend(struct replay *rp, const struct ima_record *rec,
 		  const struct hash_alg *list_bank, unsigned flags,
 		  struct errmsg *em);
+
+/*
+ * Extend `n` records in order. Every record is extended, whatever its
+ * digest check says; with REPLAY_CHECK_DIGEST the first record in the batch
+ * whose digest does not match its data is reported in *bad_index and `bad`
+ * (*bad_index is left alone if there is none). Returns 0 or a negative
+ * errno for failures that stop the replay (hash errors).
+ */
+int replay_extend_batch(struct replay *rp, const struct ima_record *recs,
+			unsigned n, const struct hash_alg *list_bank,
+			unsigned flags, uint64_t *bad_index,
+			struct errmsg *bad, struct errmsg *em);
 
 const struct replay_state *replay_state(const struct replay *rp);
 
