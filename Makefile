@@ -43,7 +43,9 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Ivmlinux -Iinclude -Wall -Werror
+# vmlinux.h is generated (and 7.2 embeds anonymous structs, -fms-extensions)
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -isystem vmlinux -Iinclude \
+	-fms-extensions -Wno-microsoft-anon-tag -Wall -Werror
 
 .PHONY: all deps test unit-test asan-test valgrind-test cli-test guest-test \
 	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man
@@ -84,7 +86,7 @@ DEB_PKGS := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev 
 	zlib1g-dev libssl-dev openssl libtss2-dev libtss2-tcti-swtpm0 libcmocka-dev \
 	libfuse3-dev swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
 	libclang-rt-14-dev scdoc tpm2-tools keyutils cpio gzip xz-utils zstd valgrind \
-	e2fsprogs attr python3 ca-certificates
+	e2fsprogs attr python3 ca-certificates time
 deps:
 	@tests/deps.sh $(DEB_PKGS)
 
