@@ -83,12 +83,12 @@ static int read_expected(struct verify *v)
 	return 0;
 }
 
-static int start_replay(struct verify *v)
+/* Every bank of the PCR source that this OpenSSL can hash. */
+static int pick_banks(struct verify *v, const struct hash_alg **banks)
 {
-	const struct hash_alg *banks[PCR_MAX_BANKS];
 	unsigned n = 0;
-	struct errmsg em = { "" };
 
+	v->nskipped = 0;
 	for (unsigned i = 0; i < v->expected.nbanks; i++) {
 		const struct hash_alg *alg = v->expected.bank[i].alg;
 
@@ -97,10 +97,20 @@ static int start_replay(struct verify *v)
 		else
 			v->skipped[v->nskipped++] = alg;
 	}
-	if (!n) {
+	if (!n)
 		cli_err("no bank to compare: the PCR source has none this OpenSSL can hash");
-		return -ENOENT;
-	}
+	return (int)n;
+}
+
+static int start_replay(struct verify *v, const struct hash_alg **banks,
+			unsigned n)
+{
+	struct errmsg em = { "" };
+
+	replay_free(v->rp);
+	v->rp = NULL;
+	v->records = 0;
+	v->bad_record = false;
 	if (replay_new(&v->rp, banks, n, &em)) {
 		cli_err("%s", errmsg_text(&em));
 		return -EINVAL;
@@ -212,7 +222,9 @@ static void print_human(struct verify *v, const struct hash_alg *list_bank,
 			if (!(st->pcr_used & (1u << p)))
 				continue;
 			if (bank_pcr_match(v, run, p)) {
-				printf("%-8s PCR %2u  match\n", run->alg->name, p);
+				printf("%-8s PCR %2u  match%s\n", run->alg->name, p,
+				       run->alg->padded_sha1 && run->alg->tpm_id != 4 ?
+				       " (padded SHA-1 template digests: the kernel had no such hash at boot)" : "");
 				continue;
 			}
 			printf("%-8s PCR %2u  MISMATCH\n        expected ", run->alg->name, p);
@@ -247,7 +259,8 @@ static void print_json(struct verify *v, const struct hash_alg *list_bank,
 		struct pcr_bank *exp = pcr_set_bank(&v->expected, run->alg);
 		bool first = true;
 
-		printf("%s{\"bank\":\"%s\",\"pcrs\":[", b ? "," : "", run->alg->name);
+		printf("%s{\"bank\":\"%s\",\"padded_sha1\":%s,\"pcrs\":[", b ? "," : "",
+		       run->alg->name, run->alg->padded_sha1 ? "true" : "false");
 		for (unsigned p = 0; p < IMA_PCR_COUNT; p++) {
 			if (!(st->pcr_used & (1u << p)))
 				continue;
@@ -342,12 +355,68 @@ static int parse_args(struct verify *v, struct list_reader_opts *lo,
 	return 0;
 }
 
+static int replay_lists(struct verify *v, struct list_reader_opts lo,
+			int nlists, char **lists, const struct hash_alg **list_bank)
+{
+	for (int i = 0; i < nlists; i++) {
+		struct list_reader *lr;
+		int fd, r;
+
+		if (cli_open_list(lists[i], &lo, &fd, &lr))
+			return -EIO;
+		*list_bank = list_reader_bank(lr);
+		r = replay_list(v, lr, lists[i]);
+		lo.first_index = list_reader_index(lr);
+		lo.bank = *list_bank;
+		cli_close_list(fd, lr);
+		if (r < 0)
+			return r;
+	}
+	if (!v->records) {
+		cli_err("the list is empty: nothing to verify");
+		return -ENODATA;
+	}
+	return 0;
+}
+
+/*
+ * A bank the kernel had no hash for at boot holds padded SHA-1 template
+ * digests, and nothing in the list says so. If some bank does not match,
+ * replay again (the inputs are files) with those banks padded.
+ */
+static int try_padded(struct verify *v, const struct replay *first,
+		      struct list_reader_opts lo, int nlists, char **lists,
+		      const struct hash_alg **banks, unsigned n)
+{
+	const struct hash_alg *list_bank = NULL, *alt[PCR_MAX_BANKS];
+	const struct replay_state *st = replay_state(first);
+	bool any = false;
+
+	for (int i = 0; i < nlists; i++)
+		if (!strcmp(lists[i], "-"))
+			return 0;
+	for (unsigned b = 0; b < n; b++) {
+		alt[b] = banks[b];
+		for (unsigned p = 0; p < IMA_PCR_COUNT; p++)
+			if ((st->pcr_used & (1u << p)) &&
+			    !bank_pcr_match(v, &st->pcrs.bank[b], p) &&
+			    hash_alg_padded(banks[b]) != banks[b]) {
+				alt[b] = hash_alg_padded(banks[b]);
+				any = true;
+			}
+	}
+	if (!any || start_replay(v, alt, n) ||
+	    replay_lists(v, lo, nlists, lists, &list_bank))
+		return -EIO;
+	return 0;
+}
+
 int cmd_verify(int argc, char **argv)
 {
 	struct list_reader_opts lo = { 0 };
 	struct verify *v;
-	const struct hash_alg *list_bank = NULL;
-	int ret = EXIT_ERROR, r;
+	const struct hash_alg *list_bank = NULL, *banks[PCR_MAX_BANKS];
+	int ret = EXIT_ERROR, r, n;
 	bool match;
 
 	v = calloc(1, sizeof(*v));
@@ -358,28 +427,30 @@ int cmd_verify(int argc, char **argv)
 		free(v);
 		return r > 0 ? EXIT_MATCH : cli_usage_error("verify");
 	}
-	if (read_expected(v) || start_replay(v))
+	if (read_expected(v))
 		goto out;
-	for (int i = optind; i < argc; i++) {
-		struct list_reader *lr;
-		int fd;
-
-		if (cli_open_list(argv[i], &lo, &fd, &lr))
-			goto out;
-		list_bank = list_reader_bank(lr);
-		r = replay_list(v, lr, argv[i]);
-		lo.first_index = list_reader_index(lr);
-		lo.bank = list_bank;
-		cli_close_list(fd, lr);
-		if (r < 0)
-			goto out;
-	}
-	if (!v->records) {
-		cli_err("the list is empty: nothing to verify");
+	n = pick_banks(v, banks);
+	if (n <= 0 || start_replay(v, banks, (unsigned)n) ||
+	    replay_lists(v, lo, argc - optind, argv + optind, &list_bank))
 		goto out;
-	}
 	if (v->use_tpm && reread_tpm(v))
 		goto out;
+	if (!all_match(v) && !v->bad_record) {
+		struct replay *first = v->rp;
+		uint64_t records = v->records;
+
+		v->rp = NULL;
+		if (try_padded(v, first, lo, argc - optind, argv + optind, banks,
+			       (unsigned)n) || !v->rp || !all_match(v) ||
+		    v->bad_record) {
+			replay_free(v->rp);
+			v->rp = first;	/* report the plain replay */
+			v->records = records;
+			v->bad_record = false;
+		} else {
+			replay_free(first);
+		}
+	}
 	match = all_match(v) && !v->bad_record;
 	if (v->json)
 		print_json(v, list_bank, match);

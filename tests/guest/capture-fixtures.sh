@@ -226,6 +226,8 @@ capture() { # $1 = kernel, $2 = case line
 		grep '^ls: ' "$dir/meta.guest"
 	} >"$dir/meta"
 	rm -f "$dir/meta.guest"
+	# Independent replay of every bank against the captured PCRs.
+	python3 "$HERE/replay-check.py" "$dir" || guest_die "$name: the lists do not replay to the PCRs"
 	echo "   $(sed -n 's/^records=//p' "$dir/meta") records, $(du -sk "$dir" | cut -f1) KB in ${dir#"$TOP"/}"
 }
 

@@ -39,10 +39,13 @@ static inline int swtpm_tcp_socket(int port, int do_connect)
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ret;
+	int one = 1, ret;
 
 	if (fd < 0)
 		return -1;
+	/* As swtpm does: a port in TIME_WAIT is free for a server. */
+	if (!do_connect)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	ret = do_connect ? connect(fd, (struct sockaddr *)&a, sizeof(a))
 			 : bind(fd, (struct sockaddr *)&a, sizeof(a));
 	if (ret) {
@@ -52,32 +55,28 @@ static inline int swtpm_tcp_socket(int port, int do_connect)
 	return fd;
 }
 
-/* A loopback port nobody listens on, and (if pair) the one after it. */
+/*
+ * A loopback port nobody listens on, and (if pair) the one after it. Below
+ * the kernel's ephemeral range: the swtpm TCTI opens a TCP connection per
+ * command, so a busy test host has thousands of ephemeral ports in
+ * TIME_WAIT, which a server cannot bind even with SO_REUSEADDR.
+ */
 static inline int swtpm_free_port(int pair)
 {
-	struct sockaddr_in a;
-	socklen_t len = sizeof(a);
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL);
 	int fd, fd2, port;
 
-	for (int i = 0; i < 50; i++) {
-		fd = swtpm_tcp_socket(0, 0);
+	for (int i = 0; i < 500; i++) {
+		port = 20000 + (int)(rand_r(&seed) % 12000);
+		fd = swtpm_tcp_socket(port, 0);
 		if (fd < 0)
-			return -1;
-		if (getsockname(fd, (struct sockaddr *)&a, &len)) {
-			close(fd);
-			return -1;
-		}
-		port = ntohs(a.sin_port);
-		if (!pair) {
-			close(fd);
-			return port;
-		}
-		fd2 = port < 65535 ? swtpm_tcp_socket(port + 1, 0) : -1;
+			continue;
+		fd2 = pair ? swtpm_tcp_socket(port + 1, 0) : -2;
 		close(fd);
-		if (fd2 >= 0) {
+		if (fd2 >= 0)
 			close(fd2);
+		if (fd2 != -1)
 			return port;
-		}
 	}
 	return -1;
 }
@@ -216,11 +215,45 @@ static inline void swtpm_stop(struct swtpm *t)
 	t->dir[0] = '\0';
 }
 
+/* swtpm_setup --pcr-banks: a state with only these banks allocated. */
+static inline int swtpm_setup_banks(const struct swtpm *t, const char *banks)
+{
+	char log[96];
+	int status, fd;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		snprintf(log, sizeof(log), "%s/swtpm.log", t->dir);
+		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp("swtpm_setup", "swtpm_setup", "--tpm2", "--tpm-state",
+		       t->dir, "--pcr-banks", banks, "--overwrite",
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status)) {
+		fprintf(stderr, "FATAL: swtpm_setup --pcr-banks %s failed%s\n",
+			banks, WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
+			" (not installed? package swtpm-tools)" : "");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * 0, or -1 after saying why on stderr. A missing swtpm is an error, not a
- * reason to skip: the TPM tests must not pass vacuously.
+ * reason to skip: the TPM tests must not pass vacuously. `banks` NULL: a
+ * fresh state, where swtpm allocates sha1, sha256, sha384 and sha512.
  */
-static inline int swtpm_start(struct swtpm *t)
+static inline int swtpm_start_banks(struct swtpm *t, const char *banks)
 {
 	pid_t parent = getpid();
 
@@ -233,6 +266,11 @@ static inline int swtpm_start(struct swtpm *t)
 	if (!mkdtemp(t->dir)) {
 		fprintf(stderr, "FATAL: mkdtemp: %s\n", strerror(errno));
 		t->dir[0] = '\0';
+		return -1;
+	}
+	if (banks && swtpm_setup_banks(t, banks)) {
+		swtpm_print_log(t);
+		swtpm_stop(t);
 		return -1;
 	}
 	/* Another process may take the port between our probe and swtpm's bind. */
@@ -257,6 +295,11 @@ static inline int swtpm_start(struct swtpm *t)
 	swtpm_print_log(t);
 	swtpm_stop(t);
 	return -1;
+}
+
+static inline int swtpm_start(struct swtpm *t)
+{
+	return swtpm_start_banks(t, NULL);
 }
 
 #endif

@@ -288,6 +288,33 @@ static void test_unknown_tcti(void **state)
 		      "no TPM: cannot load TCTI \"nosuchtcti:whatever\"");
 }
 
+static struct swtpm tpm2;	/* a second swtpm, sha256 bank only */
+
+static int stop_tpm2(void **state)
+{
+	(void)state;
+	swtpm_stop(&tpm2);
+	return 0;
+}
+
+/* Implemented but unallocated banks (empty selection) are not read. */
+static void test_only_allocated_banks(void **state)
+{
+	const struct hash_alg *sha256 = hash_alg_by_name("sha256");
+	uint8_t ones[IMA_MAX_DIGEST], zeros[IMA_MAX_DIGEST] = { 0 };
+	struct pcr_set got;
+
+	(void)state;
+	assert_int_equal(swtpm_start_banks(&tpm2, "sha256"), 0);
+	read_ok(tpm2.tcti, ALL_PCRS, &got);
+	assert_int_equal(got.nbanks, 1);
+	assert_ptr_equal(got.bank[0].alg, sha256);
+	assert_int_equal(got.bank[0].valid, ALL_PCRS);
+	memset(ones, 0xff, sizeof(ones));
+	assert_memory_equal(got.bank[0].value[10], zeros, sha256->size);
+	assert_memory_equal(got.bank[0].value[17], ones, sha256->size);
+}
+
 /* --- The PCR_Read seam --- */
 
 static struct {
@@ -438,7 +465,9 @@ static void test_short_answers(void **state)
 	assert_int_equal(hk.calls, NBANKS * IMA_PCR_COUNT);
 }
 
-static enum { BAD_EMPTY, BAD_EXTRA_PCR, BAD_SIZE, BAD_COUNT, BAD_RC } bad;
+static enum {
+	BAD_EMPTY, BAD_EXTRA_PCR, BAD_SIZE, BAD_COUNT, BAD_EXTRA_DIGEST, BAD_RC
+} bad;
 
 static TSS2_RC bad_read(ESYS_CONTEXT *esys, ESYS_TR s1, ESYS_TR s2,
 			ESYS_TR s3, const TPML_PCR_SELECTION *in,
@@ -467,6 +496,10 @@ static TSS2_RC bad_read(ESYS_CONTEXT *esys, ESYS_TR s1, ESYS_TR s2,
 		break;
 	case BAD_COUNT:
 		(*values)->count--;
+		break;
+	case BAD_EXTRA_DIGEST:
+		/* 8 digests, but PCR 7 no longer in the selection. */
+		(*out)->pcrSelections[0].pcrSelect[0] &= 0x7f;
 		break;
 	case BAD_RC:
 		break;
@@ -499,7 +532,8 @@ static void test_bad_answers(void **state)
 	expect_bad(BAD_EMPTY, -EPROTO, "returned no PCR values");
 	expect_bad(BAD_EXTRA_PCR, -EPROTO, "PCRs not asked for");
 	expect_bad(BAD_SIZE, -EPROTO, "bad sha1 digest for PCR 0");
-	expect_bad(BAD_COUNT, -EPROTO, "bad sha1 digest");
+	expect_bad(BAD_COUNT, -EPROTO, "bad sha1 digest for PCR 7");
+	expect_bad(BAD_EXTRA_DIGEST, -EPROTO, "returned 8 digests for 7 PCRs");
 	expect_bad(BAD_RC, -EIO, "TPM2_PCR_Read failed: ");
 }
 
@@ -525,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_no_device),
 		cmocka_unit_test(test_closed_port),
 		cmocka_unit_test(test_unknown_tcti),
+		cmocka_unit_test_teardown(test_only_allocated_banks, stop_tpm2),
 		cmocka_unit_test_teardown(test_batching, reset_hook),
 		cmocka_unit_test_teardown(test_counter_moves_once, reset_hook),
 		cmocka_unit_test_teardown(test_real_extend_mid_snapshot,
@@ -536,5 +571,7 @@ int main(void)
 		cmocka_unit_test(test_final_state),
 	};
 
+	/* A hung TPM conversation must fail the run, not stall it. */
+	alarm(600);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

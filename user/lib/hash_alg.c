@@ -28,6 +28,16 @@ static const struct hash_alg algs[] = {
 	{ "tpm_alg_27", "SHA3-256", 0x0027, 32, 1 },
 	{ "tpm_alg_28", "SHA3-384", 0x0028, 48, 1 },
 	{ "tpm_alg_29", "SHA3-512", 0x0029, 64, 1 },
+	/*
+	 * Known banks as the kernel fills them when it had no such hash at
+	 * boot (e.g. Debian 6.1 has sha384/sha512 as modules, which IMA
+	 * cannot load that early): the same bank, padded SHA-1 digests.
+	 * Look-ups by name or id find the entries above first.
+	 */
+	{ "sha256",     "SHA256",  0x000b, 32, 1 },
+	{ "sha384",     "SHA384",  0x000c, 48, 1 },
+	{ "sha512",     "SHA512",  0x000d, 64, 1 },
+	{ "sm3",        "SM3",     0x0012, 32, 1 },
 };
 
 enum fast_kind { FAST_NONE, FAST_SHA1, FAST_SHA256, FAST_SHA384, FAST_SHA512 };
@@ -73,6 +83,14 @@ const struct hash_alg *hash_alg_by_tpm_id(uint16_t tpm_id)
 		if (algs[i].tpm_id == tpm_id)
 			return &algs[i];
 	return NULL;
+}
+
+const struct hash_alg *hash_alg_padded(const struct hash_alg *alg)
+{
+	for (size_t i = 0; i < hash_alg_count(); i++)
+		if (algs[i].tpm_id == alg->tpm_id && algs[i].padded_sha1)
+			return &algs[i];
+	return alg;	/* sha1: padding changes nothing */
 }
 
 static const struct hash_alg *by_tpm_alg_suffix(const char *hex)

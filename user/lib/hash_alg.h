@@ -33,6 +33,12 @@ const struct hash_alg *hash_alg_all(void);
 const struct hash_alg *hash_alg_by_name(const char *name);
 const struct hash_alg *hash_alg_by_tpm_id(uint16_t tpm_id);
 
+/*
+ * The same bank with padded SHA-1 template digests: what the kernel writes
+ * for a bank whose hash it did not have at boot. `alg` itself for sha1.
+ */
+const struct hash_alg *hash_alg_padded(const struct hash_alg *alg);
+
 /* Whether OpenSSL on this machine has this bank's hash. */
 int hash_alg_available(const struct hash_alg *alg);
 

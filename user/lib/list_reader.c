@@ -156,6 +156,36 @@ static const struct hash_alg *bank_by_digest(const struct ima_record *rec)
 	return first;
 }
 
+/*
+ * A bank named by the caller or the file name may still be one the kernel
+ * had no hash for (padded SHA-1 digests): the first record tells.
+ */
+static void confirm_bank(struct list_reader *r)
+{
+	const struct hash_alg *twin = hash_alg_padded(r->bank);
+	struct ima_record rec;
+	struct hash_ctx *ctx = NULL;
+	uint8_t d[IMA_MAX_DIGEST];
+	bool real_ok, twin_ok;
+
+	if (twin == r->bank || r->format != LIST_FORMAT_BINARY ||
+	    ima_record_parse(r->buf + r->start, r->end - r->start, r->bank->size,
+			     r->endian, 0, 0, &rec, NULL) <= 0 ||
+	    ima_record_is_violation(&rec))
+		return;
+	real_ok = !hash_ctx_new_template(r->bank, &ctx) &&
+		  !ima_record_template_digest(&rec, ctx, d) &&
+		  !memcmp(d, rec.digest, rec.digest_len);
+	hash_ctx_free(ctx);
+	ctx = NULL;
+	twin_ok = !hash_ctx_new_template(twin, &ctx) &&
+		  !ima_record_template_digest(&rec, ctx, d) &&
+		  !memcmp(d, rec.digest, rec.digest_len);
+	hash_ctx_free(ctx);
+	if (!real_ok && twin_ok)
+		r->bank = twin;
+}
+
 static int probe_binary_bank(struct list_reader *r, struct errmsg *em)
 {
 	static const uint16_t widths[] = { 20, 32, 48, 64 };
@@ -233,6 +263,7 @@ static int probe(struct list_reader *r, struct errmsg *em)
 	if (r->bank || avail == 0) {
 		if (!r->bank)
 			r->bank = hash_alg_by_name("sha1");
+		confirm_bank(r);
 		return 0;
 	}
 	if (r->format == LIST_FORMAT_ASCII)

@@ -121,6 +121,7 @@ static int parse_line(const char *line, struct pcr_bank *bank,
 	return 0;
 }
 
+/* Trailing blanks too, so a blank line ends up empty. */
 static void strip_eol(char *line, size_t *len)
 {
 	while (*len && (line[*len - 1] == '\n' || line[*len - 1] == '\r' ||
@@ -157,15 +158,17 @@ static int read_bank(FILE *f, const char *path, struct pcr_bank *bank,
 			goto bad_line;
 		strip_eol(line, &len);
 		/* Blank lines are harmless (a trailing one is common). */
-		if (!*skip_blank(line))
+		if (!len)
 			continue;
 		err = parse_line(line, bank, em);
 		if (err)
 			goto bad_line;
 	}
 	if (ferror(f) || errno == ENOMEM) {
-		err = errmsg_set(em, errno ? -errno : -EIO, "%s: read error: %s",
-				 path, strerror(errno ? errno : EIO));
+		int e = errno ? errno : EIO;
+
+		err = errmsg_set(em, -e, "%s: read error: %s", path,
+				 strerror(e));
 		goto out;
 	}
 	if (!bank->valid)

@@ -3,10 +3,13 @@
 
 #include "pcr_values.h"
 
+/*
+ * Banks are told apart by TPM id, not by table entry: the padded-SHA-1 twin
+ * of a bank (hash_alg_padded()) replays into the same PCRs.
+ */
 struct pcr_bank *pcr_set_bank(struct pcr_set *set, const struct hash_alg *alg)
 {
 	for (unsigned i = 0; i < set->nbanks; i++)
-		/* By id, not pointer: a copy of a table entry matches too. */
 		if (set->bank[i].alg->tpm_id == alg->tpm_id)
 			return &set->bank[i];
 	return NULL;

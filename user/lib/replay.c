@@ -217,8 +217,8 @@ static int extend_bank(struct replay *rp, unsigned b,
 
 	if (violation)
 		memset(d, 0xff, size);
-	else if (bank->alg == list_bank)
-		memcpy(d, rec->digest, size);
+	else if (bank->alg->tpm_id == list_bank->tpm_id)
+		memcpy(d, rec->digest, size);	/* what the kernel extended */
 	else if ((ret = ima_record_template_digest(rec, rp->tmpl[b], d)))
 		return ret;
 	ret = hash_ctx_init(ctx);
