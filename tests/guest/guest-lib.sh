@@ -15,6 +15,8 @@ guest_setup() {
 	mkdir -p /out
 	# The console as stdin/stdout/stderr of everything that follows.
 	exec </dev/console >/dev/console 2>&1
+	# Tells the host the kernel booted (a boot that dies before is retried).
+	echo "@@IMASTORE-INIT"
 }
 
 # Log a line on the console with a recognisable prefix.

@@ -6,8 +6,9 @@
  * may return fewer than asked, so a snapshot takes several calls. Each
  * response carries pcrUpdateCounter; if it moved between two calls of a
  * snapshot, something was extended in between and the snapshot starts over.
- * (TPMs do not count extends of the PCRs in TPM_PT_PCR_NO_INCREMENT,
- * PCR 16 and 23 on PC Client; IMA does not use them.)
+ * (Extends of the PCRs in TPM_PT_PCR_NO_INCREMENT are not counted: PCR 16
+ * and 23 on PC Client TPMs and swtpm. IMA extends PCR 10 unless told
+ * otherwise; a policy that measures into 16 or 23 gets no such guarantee.)
  *
  * TPM2_Startup is never sent: the kernel (or swtpm --flags startup-clear)
  * did it, and a second one would fail anyway.

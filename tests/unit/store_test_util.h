@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shared by the store crash, power-cut and fault tests (header only: each
+ * test is one .c file). Deterministic ima-ng records by index, the replay
+ * of their first N, a full check of a store directory against them, and
+ * store_io tables (no-sync passthrough). See docs/testing.md.
+ *
+ * Helpers that may run in a forked child (st_check, st_append_range, ...)
+ * never use cmocka's assertions: they return -1 and say why in a buffer.
+ */
+#ifndef IMASTORE_STORE_TEST_UTIL_H
+#define IMASTORE_STORE_TEST_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <valgrind/valgrind.h>
+
+#include "test_util.h"
+
+#include "frame.h"
+#include "hash_alg.h"
+#include "ima_record.h"
+#include "replay.h"
+#include "store.h"
+#include "store_io.h"
+
+#define ST_CHAIN "5f0c3a62-8c2e-4b7e-9a51-1d2e3f405162"
+#define ST_REC_MAX (16u << 10)	/* largest record st_rec() makes */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ST_ASAN 1
+#endif
+#endif
+#ifndef ST_ASAN
+#define ST_ASAN 0
+#endif
+
+/* ---- randomness: one seed per process, printed, STORE_TEST_SEED=... ---- */
+
+static uint64_t st_seed, st_rng;
+
+static uint64_t st_mix(uint64_t x)	/* splitmix64 */
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t st_rand(void)
+{
+	st_rng = st_mix(st_rng);
+	return st_rng;
+}
+
+/* uniform in [lo, hi] */
+static uint64_t st_range(uint64_t lo, uint64_t hi)
+{
+	return lo + st_rand() % (hi - lo + 1);
+}
+
+/* log-uniform in [lo, hi] (lo >= 1) */
+static uint64_t st_logrange(uint64_t lo, uint64_t hi)
+{
+	double u = (double)(st_rand() >> 11) / (double)(1ull << 53);
+	double v = (double)lo * __builtin_pow((double)hi / (double)lo, u);
+
+	return v < (double)lo ? lo : v > (double)hi ? hi : (uint64_t)v;
+}
+
+/*
+ * Run-count multiplier: STORE_TEST_SCALE (default 1); valgrind and ASan
+ * builds run a fraction of the runs (they are 20-50x slower).
+ */
+static double st_scale(void)
+{
+	const char *e = getenv("STORE_TEST_SCALE");
+	double s = e ? atof(e) : 1.0;
+
+	if (s <= 0)
+		s = 1.0;
+	if (RUNNING_ON_VALGRIND)
+		s /= 25;
+	else if (ST_ASAN)
+		s /= 4;
+	return s;
+}
+
+static unsigned st_runs(unsigned n)
+{
+	double v = n * st_scale();
+
+	return v < 3 ? 3 : (unsigned)v;
+}
+
+static void st_init(const char *test)
+{
+	const char *e = getenv("STORE_TEST_SEED");
+
+	st_seed = e ? strtoull(e, NULL, 0) :
+		  ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
+	st_rng = st_seed;
+	fprintf(stderr, "%s: STORE_TEST_SEED=%" PRIu64 " (scale %.2f%s)\n", test,
+		st_seed, st_scale(), RUNNING_ON_VALGRIND ? ", valgrind" : "");
+}
+
+/* ---- records ---- */
+
+static const struct hash_alg *st_bank(void)
+{
+	return hash_alg_by_name("sha256");
+}
+
+static size_t st_put32(uint8_t *p, uint32_t v)
+{
+	ima_put_u32(p, v, true);
+	return 4;
+}
+
+/*
+ * Record i of every test store: ima-ng (mostly) or ima-buf, sha256 bank,
+ * little-endian, its path naming i (so a duplicate or a shifted record can
+ * never compare equal). Sizes vary from ~100 bytes to ~12 KiB so records
+ * straddle 512-byte sectors in every way; every 97th is a violation.
+ */
+static size_t st_mk_rec(uint64_t i, uint8_t *out)
+{
+	static struct hash_ctx *h;
+	uint64_t r = st_mix(i ^ 0x5354524543ull);
+	uint8_t data[ST_REC_MAX - 64], fd[32];
+	char path[256];
+	size_t dl = 0, pos = 0, buflen = 0, plen;
+	const char *name;
+	bool violation = i && i % 97 == 0;
+	unsigned cls = (unsigned)(r % 100);
+
+	if (!h && hash_ctx_new(st_bank(), &h))
+		abort();
+	if (i == 0)
+		snprintf(path, sizeof(path), "boot_aggregate");
+	else
+		snprintf(path, sizeof(path), "/usr/lib/store-test/%" PRIu64 "/%0*u",
+			 i, (int)(r >> 8) % 120 + 1, 7u);
+	if (cls >= 97)
+		buflen = 3000 + (size_t)((r >> 20) % 9000);
+	else if (cls >= 88)
+		buflen = 1 + (size_t)((r >> 20) % 3000);
+	name = buflen ? "ima-buf" : "ima-ng";
+	memset(fd, violation ? 0 : (int)(r >> 40) | 1, sizeof(fd));
+	dl += st_put32(data + dl, 8 + 32);
+	memcpy(data + dl, "sha256:", 8);
+	memcpy(data + dl + 8, fd, 32);
+	dl += 40;
+	plen = strlen(path) + 1;
+	dl += st_put32(data + dl, (uint32_t)plen);
+	memcpy(data + dl, path, plen);
+	dl += plen;
+	if (buflen) {
+		dl += st_put32(data + dl, (uint32_t)buflen);
+		for (size_t k = 0; k < buflen; k++)
+			data[dl + k] = (uint8_t)(st_mix(i * 131 + k / 8) >> (k % 8 * 8));
+		dl += buflen;
+	}
+	pos += st_put32(out, i % 13 == 5 ? 11 : 10);
+	if (violation)
+		memset(out + pos, 0, 32);
+	else if (hash_ctx_digest(h, data, dl, out + pos))
+		abort();
+	pos += 32;
+	pos += st_put32(out + pos, (uint32_t)strlen(name));
+	memcpy(out + pos, name, strlen(name));
+	pos += strlen(name);
+	pos += st_put32(out + pos, (uint32_t)dl);
+	memcpy(out + pos, data, dl);
+	return pos + dl;
+}
+
+/* Cache of records 0..n-1 (forked children inherit it). */
+static struct {
+	uint8_t **raw;
+	uint32_t *len;
+	size_t n, cap;
+} st_recs;
+
+static void st_rec(uint64_t i, const uint8_t **raw, size_t *len)
+{
+	static uint8_t buf[ST_REC_MAX];
+
+	while (st_recs.n <= i) {
+		size_t l;
+
+		if (st_recs.n == st_recs.cap) {
+			st_recs.cap = st_recs.cap ? st_recs.cap * 2 : 4096;
+			st_recs.raw = realloc(st_recs.raw, st_recs.cap * sizeof(*st_recs.raw));
+			st_recs.len = realloc(st_recs.len, st_recs.cap * sizeof(*st_recs.len));
+			if (!st_recs.raw || !st_recs.len)
+				abort();
+		}
+		l = st_mk_rec(st_recs.n, buf);
+		st_recs.raw[st_recs.n] = malloc(l);
+		if (!st_recs.raw[st_recs.n])
+			abort();
+		memcpy(st_recs.raw[st_recs.n], buf, l);
+		st_recs.len[st_recs.n] = (uint32_t)l;
+		st_recs.n++;
+	}
+	*raw = st_recs.raw[i];
+	*len = st_recs.len[i];
+}
+
+static int st_parse(uint64_t i, struct ima_record *rec, struct errmsg *em)
+{
+	const uint8_t *raw;
+	size_t len;
+	long n;
+
+	st_rec(i, &raw, &len);
+	n = ima_record_parse(raw, len, 32, LIST_ENDIAN_LITTLE, i, 0, rec, em);
+	if (n != (long)len)
+		return n < 0 ? (int)n : -EBADMSG;
+	return 0;
+}
+
+/* ---- expected replay of records 0..n-1 ---- */
+
+static struct {
+	struct replay *rp;
+	uint8_t (*h)[32];	/* h[n]: state hash after n records */
+	size_t n, cap;
+} st_exp;
+
+static const struct hash_alg *st_replay_banks[2];
+
+static void st_state_hash(const struct replay_state *st, uint8_t *out)
+{
+	static struct hash_ctx *h;
+
+	if (!h && hash_ctx_new(st_bank(), &h))
+		abort();
+	hash_ctx_init(h);
+	hash_ctx_update(h, &st->pcr_used, sizeof(st->pcr_used));
+	for (unsigned b = 0; b < st->pcrs.nbanks; b++)
+		hash_ctx_update(h, st->pcrs.bank[b].value, sizeof(st->pcrs.bank[b].value));
+	hash_ctx_final(h, out);
+}
+
+static int st_replay_new(struct replay **rp, struct errmsg *em)
+{
+	st_replay_banks[0] = st_bank();
+	st_replay_banks[1] = hash_alg_by_name("sha1");
+	return replay_new(rp, st_replay_banks, 2, em);
+}
+
+/* State hash of the replay of records 0..n-1. */
+static void st_expected_hash(uint64_t n, uint8_t *out)
+{
+	struct errmsg em = { "" };
+	struct ima_record rec;
+
+	if (!st_exp.rp) {
+		if (st_replay_new(&st_exp.rp, &em))
+			abort();
+		st_exp.cap = 4096;
+		st_exp.h = malloc(st_exp.cap * 32);
+		st_state_hash(replay_state(st_exp.rp), st_exp.h[0]);
+		st_exp.n = 1;
+	}
+	while (st_exp.n <= n) {
+		if (st_exp.n == st_exp.cap) {
+			st_exp.cap *= 2;
+			st_exp.h = realloc(st_exp.h, st_exp.cap * 32);
+		}
+		if (st_parse(st_exp.n - 1, &rec, &em) ||
+		    replay_extend(st_exp.rp, &rec, st_bank(), REPLAY_CHECK_DIGEST, &em)) {
+			fprintf(stderr, "expected replay: %s\n", em.text);
+			abort();
+		}
+		st_state_hash(replay_state(st_exp.rp), st_exp.h[st_exp.n]);
+		st_exp.n++;
+	}
+	memcpy(out, st_exp.h[n], 32);
+}
+
+/* ---- files ---- */
+
+static void st_tmpdir(char *out, size_t len, const char *tag)
+{
+	snprintf(out, len, "/tmp/imastore-%s-XXXXXX", tag);
+	if (!mkdtemp(out))
+		abort();
+	chmod(out, 0700);
+}
+
+static int st_rm_rf_at(int dfd, const char *name)
+{
+	struct stat sb;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 : -errno;
+	if (S_ISDIR(sb.st_mode)) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d;
+		struct dirent *de;
+
+		if (fd < 0)
+			return -errno;
+		d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			return -errno;
+		}
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				st_rm_rf_at(dirfd(d), de->d_name);
+		closedir(d);
+		return unlinkat(dfd, name, AT_REMOVEDIR) ? -errno : 0;
+	}
+	return unlinkat(dfd, name, 0) ? -errno : 0;
+}
+
+static void st_rm_rf(const char *path)
+{
+	st_rm_rf_at(AT_FDCWD, path);
+}
+
+static size_t st_read_file(const char *path, uint8_t **out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	size_t n = 0;
+
+	*out = NULL;
+	if (fd < 0 || fstat(fd, &sb)) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	*out = malloc((size_t)sb.st_size + 1);
+	while (n < (size_t)sb.st_size) {
+		ssize_t r = pread(fd, *out + n, (size_t)sb.st_size - n, (off_t)n);
+
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	return n;
+}
+
+/* ---- the store ---- */
+
+static void st_meta(struct chain_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	snprintf(m->chain, sizeof(m->chain), "%s", ST_CHAIN);
+	m->bank = st_bank();
+	m->little_endian = true;
+	m->nbanks = 2;
+	m->banks[0] = st_bank();
+	m->banks[1] = hash_alg_by_name("sha1");
+	m->nboots = 1;
+	snprintf(m->boots[0].id, sizeof(m->boots[0].id), "%s", ST_CHAIN);
+	m->boots[0].first_index = 0;
+	m->created = 1700000000;
+}
+
+/* Open `dir` as writer (creating store and chain if create). */
+static int st_open_writer(const char *dir, uint64_t seg_size, bool create,
+			  struct store **s, struct chain **c, struct errmsg *em)
+{
+	int err;
+
+	*s = NULL;
+	*c = NULL;
+	err = store_open(s, dir, STORE_WRITE | (create ? STORE_CREATE : 0), em);
+	if (err)
+		return err;
+	if (seg_size)
+		store_set_segment_size(*s, seg_size);
+	if (create) {
+		struct chain_meta m;
+
+		st_meta(&m);
+		err = store_chain_create(*s, &m, c, em);
+	} else {
+		err = store_chain_open(*s, ST_CHAIN, c, em);
+	}
+	if (err) {
+		store_close(*s);
+		*s = NULL;
+	}
+	return err;
+}
+
+static void st_close(struct store *s, struct chain *c)
+{
+	if (c)
+		chain_close(c);
+	if (s)
+		store_close(s);
+}
+
+/* Append records [from, to) (chain_count() must be `from`). */
+static int st_append_range(struct chain *c, uint64_t from, uint64_t to,
+			   struct errmsg *em)
+{
+	struct ima_record rec;
+	int err;
+
+	if (chain_count(c) != from)
+		return errmsg_set(em, -EPROTO, "chain_count %" PRIu64 ", expected %" PRIu64,
+				  chain_count(c), from);
+	for (uint64_t i = from; i < to; i++) {
+		err = st_parse(i, &rec, em);
+		if (!err)
+			err = chain_append(c, &rec, em);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int st_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/*
+ * Read the whole chain of `c` from 0 and check it: records 0..n-1, each
+ * byte-identical to st_rec(i), indexes continuous, n == chain_durable(c),
+ * min <= n <= max, then the replay of what was read equals the replay of
+ * the originals' first n. Also reads from one random index (index look-up).
+ */
+static int st_check_chain(struct chain *c, uint64_t min, uint64_t max,
+			  uint64_t *got, char *why, size_t whylen)
+{
+	struct errmsg em = { "" };
+	struct chain_iter *it = NULL;
+	struct ima_record rec;
+	struct replay *rp = NULL;
+	uint64_t n = 0, durable = chain_durable(c);
+	uint8_t h1[32], h2[32];
+	int r, ret = -1;
+
+	if (chain_count(c) != durable)
+		return st_why(why, whylen, "fresh chain: count %" PRIu64 " != durable %" PRIu64,
+			      chain_count(c), durable);
+	if (st_replay_new(&rp, &em))
+		return st_why(why, whylen, "replay_new: %s", em.text);
+	r = chain_iter_open(c, 0, &it, &em);
+	if (r) {
+		st_why(why, whylen, "chain_iter_open(0): %d %s", r, em.text);
+		goto out;
+	}
+	while ((r = chain_iter_next(it, &rec, &em)) == 1) {
+		const uint8_t *raw;
+		size_t len;
+
+		if (n >= durable) {
+			st_why(why, whylen, "reader returned record %" PRIu64
+			       " beyond the durable end %" PRIu64, n, durable);
+			goto out;
+		}
+		st_rec(n, &raw, &len);
+		if (rec.raw_len != len || memcmp(rec.raw, raw, len)) {
+			st_why(why, whylen, "record %" PRIu64 " differs (len %zu, expected %zu)%s",
+			       n, rec.raw_len, len,
+			       rec.raw_len > 40 && !memcmp(rec.raw, raw, 4) ? "" : " (header)");
+			goto out;
+		}
+		if (rec.index != n) {
+			st_why(why, whylen, "record %" PRIu64 " has index %" PRIu64, n, rec.index);
+			goto out;
+		}
+		r = replay_extend(rp, &rec, st_bank(), REPLAY_CHECK_DIGEST, &em);
+		if (r) {
+			st_why(why, whylen, "replay of record %" PRIu64 ": %s", n, em.text);
+			goto out;
+		}
+		n++;
+	}
+	if (r < 0) {
+		st_why(why, whylen, "chain_iter_next after %" PRIu64 " records: %d %s", n, r, em.text);
+		goto out;
+	}
+	if (n != durable) {
+		st_why(why, whylen, "read %" PRIu64 " records, chain_durable %" PRIu64, n, durable);
+		goto out;
+	}
+	if (n < min || n > max) {
+		st_why(why, whylen, "%" PRIu64 " records durable, expected %" PRIu64 "..%" PRIu64
+		       " (acknowledged..appended)", n, min, max);
+		goto out;
+	}
+	st_state_hash(replay_state(rp), h1);
+	st_expected_hash(n, h2);
+	if (memcmp(h1, h2, 32)) {
+		st_why(why, whylen, "replay of %" PRIu64 " recovered records differs from the originals'", n);
+		goto out;
+	}
+	chain_iter_free(it);
+	it = NULL;
+	if (n) {
+		uint64_t from = st_range(0, n - 1);
+		const uint8_t *raw;
+		size_t len;
+
+		r = chain_iter_open(c, from, &it, &em);
+		if (r) {
+			st_why(why, whylen, "chain_iter_open(%" PRIu64 "): %d %s", from, r, em.text);
+			goto out;
+		}
+		r = chain_iter_next(it, &rec, &em);
+		st_rec(from, &raw, &len);
+		if (r != 1 || rec.index != from || rec.raw_len != len || memcmp(rec.raw, raw, len)) {
+			st_why(why, whylen, "reading from %" PRIu64 ": %d index %" PRIu64 " %s", from, r,
+			       r == 1 ? rec.index : 0, r < 0 ? em.text : "wrong record");
+			goto out;
+		}
+	}
+	*got = n;
+	ret = 0;
+out:
+	chain_iter_free(it);
+	replay_free(rp);
+	return ret;
+}
+
+/* Open `dir` (flags: 0 reader, STORE_WRITE writer) and st_check_chain(). */
+static int st_check(const char *dir, unsigned flags, uint64_t min, uint64_t max,
+		    uint64_t *got, char *why, size_t whylen)
+{
+	struct errmsg em = { "" };
+	struct store *s;
+	struct chain *c;
+	int r;
+
+	r = store_open(&s, dir, flags, &em);
+	if (r)
+		return st_why(why, whylen, "store_open(%s): %d %s", flags ? "writer" : "reader",
+			      r, em.text);
+	r = store_chain_open(s, ST_CHAIN, &c, &em);
+	if (r) {
+		store_close(s);
+		return st_why(why, whylen, "store_chain_open(%s): %d %s",
+			      flags ? "writer" : "reader", r, em.text);
+	}
+	r = st_check_chain(c, min, max, got, why, whylen);
+	if (r) {
+		size_t l = strlen(why);
+
+		snprintf(why + l, whylen - l, " [%s]", flags ? "writer" : "reader");
+	}
+	chain_close(c);
+	store_close(s);
+	return r;
+}
+
+/* ---- store_io tables ---- */
+
+static int st_nosync(int fd)
+{
+	(void)fd;
+	return 0;
+}
+
+/*
+ * Passthrough without fsyncs: a SIGKILL cannot lose the page cache, so the
+ * kill tests need no real fsync (they cost a millisecond each on ext4).
+ */
+static struct store_io st_io_nosync_tab;
+
+static const struct store_io *st_io_fast(void)
+{
+	st_io_nosync_tab = store_io_default;
+	st_io_nosync_tab.fdatasync = st_nosync;
+	st_io_nosync_tab.fsync = st_nosync;
+	return &st_io_nosync_tab;
+}
+
+/* Segment files of the chain, sorted (names only). */
+static int st_segments(const char *dir, char names[][64], int max)
+{
+	char p[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/chains/%s", dir, ST_CHAIN);
+	d = opendir(p);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "seg-", 4) && strlen(de->d_name) == 24 &&
+		    !strcmp(de->d_name + 20, ".log") && n < max)
+			snprintf(names[n++], 64, "%s", de->d_name);
+	closedir(d);
+	qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
+	return n;
+}
+
+#endif

@@ -1,0 +1,793 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A chain's segments: recovery scan, group commit, reading
+ * (docs/store-format.md §5, §6).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+#include "store_io.h"
+
+#define SEG_HDR_END ((off_t)(FRAME_HDR + SEGMENT_PAYLOAD))
+#define SCAN_CHUNK (1u << 20)
+
+/* ---- a buffered forward reader of one file ---- */
+
+struct rbuf {
+	int fd;
+	uint8_t *buf;
+	size_t cap, start, end;
+	off_t off;		/* file offset of buf[start] */
+	bool eof;
+};
+
+static int rb_init(struct rbuf *rb, int fd, off_t off)
+{
+	memset(rb, 0, sizeof(*rb));
+	rb->fd = fd;
+	rb->off = off;
+	rb->cap = SCAN_CHUNK;
+	rb->buf = malloc(rb->cap);
+	return rb->buf ? 0 : -ENOMEM;
+}
+
+static void rb_free(struct rbuf *rb)
+{
+	free(rb->buf);
+	rb->buf = NULL;
+}
+
+static void rb_seek(struct rbuf *rb, off_t off)
+{
+	rb->start = rb->end = 0;
+	rb->off = off;
+	rb->eof = false;
+}
+
+/* Make `want` bytes available at buf[start] unless the file ends first. */
+static int rb_fill(struct rbuf *rb, size_t want)
+{
+	ssize_t n;
+
+	while (rb->end - rb->start < want && !rb->eof) {
+		if (rb->start) {
+			memmove(rb->buf, rb->buf + rb->start, rb->end - rb->start);
+			rb->end -= rb->start;
+			rb->start = 0;
+		}
+		if (rb->cap < want) {
+			uint8_t *nb = realloc(rb->buf, want);
+
+			if (!nb)
+				return -ENOMEM;
+			rb->buf = nb;
+			rb->cap = want;
+		}
+		n = pread(rb->fd, rb->buf + rb->end, rb->cap - rb->end,
+			  rb->off + (off_t)rb->end);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			rb->eof = true;
+		rb->end += (size_t)n;
+	}
+	return 0;
+}
+
+static void rb_advance(struct rbuf *rb, size_t n)
+{
+	rb->start += n;
+	rb->off += (off_t)n;
+}
+
+/*
+ * Next frame at the reader's position: > 0 its size (f filled), 0 clean
+ * end of file, -EBADMSG invalid or cut short, other < 0 read errors.
+ */
+static long rb_frame(struct rbuf *rb, struct frame *f)
+{
+	long n;
+	int ret;
+
+	ret = rb_fill(rb, FRAME_HDR);
+	if (ret)
+		return ret;
+	if (rb->end == rb->start)
+		return 0;
+	n = frame_check(rb->buf + rb->start, rb->end - rb->start, f);
+	if (n == 0) {
+		uint32_t plen = get_le32(rb->buf + rb->start + 4);
+
+		ret = rb_fill(rb, FRAME_HDR + (size_t)plen);
+		if (ret)
+			return ret;
+		n = frame_check(rb->buf + rb->start, rb->end - rb->start, f);
+		if (n == 0)
+			return -EBADMSG;	/* the file ends inside the frame */
+	}
+	return n;
+}
+
+/* ---- recovery scan ---- */
+
+/*
+ * Is there, at or after `from`, a valid commit frame whose group does not
+ * start at `from`? Then a committed group was damaged (§5).
+ */
+static int later_commit_elsewhere(int fd, off_t from, bool *found)
+{
+	static const uint8_t magic[4] = { 'I', 'M', 'A', 'C' };
+	const size_t frame_len = FRAME_HDR + COMMIT_PAYLOAD;
+	uint8_t *buf = malloc(SCAN_CHUNK + frame_len);
+	off_t off = from;
+	ssize_t n;
+
+	*found = false;
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		n = pread(fd, buf, SCAN_CHUNK + frame_len, off);
+		if (n < 0) {
+			free(buf);
+			return -errno;
+		}
+		if ((size_t)n < 4)
+			break;
+		for (uint8_t *p = buf; (p = memmem(p, (size_t)n - (size_t)(p - buf),
+						   magic, 4)); p++) {
+			struct frame f;
+
+			if (frame_check(p, (size_t)n - (size_t)(p - buf), &f) > 0 &&
+			    f.magic == FRAME_COMMIT && f.len == COMMIT_PAYLOAD &&
+			    (off_t)get_le64(f.payload + 8) != from) {
+				*found = true;
+				free(buf);
+				return 0;
+			}
+		}
+		if ((size_t)n < SCAN_CHUNK + frame_len)
+			break;
+		off += SCAN_CHUNK;
+	}
+	free(buf);
+	return 0;
+}
+
+int seg_scan_fd(int fd, const char *name, struct seg_scan *r,
+		uint64_t *idx_out, size_t idx_max, size_t *idx_n,
+		struct errmsg *em)
+{
+	struct rbuf rb;
+	struct frame f;
+	uint64_t pending;
+	uint32_t crc = 0;
+	size_t nidx = 0, nidx_durable = 0;
+	off_t problem = -1;
+	long n;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->size = lseek(fd, 0, SEEK_END);
+	ret = rb_init(&rb, fd, 0);
+	if (ret)
+		return ret;
+	n = rb_frame(&rb, &f);
+	if (n != (long)SEG_HDR_END || f.magic != FRAME_SEGMENT) {
+		/* segments are renamed into place only after their header is synced */
+		r->corrupt = true;
+		r->corrupt_at = 0;
+		snprintf(r->why, sizeof(r->why), "no valid segment header");
+		goto out;
+	}
+	r->first = r->next = pending = f.index;
+	r->durable_end = SEG_HDR_END;
+	rb_advance(&rb, (size_t)n);
+	for (;;) {
+		off_t at = rb.off;
+
+		n = rb_frame(&rb, &f);
+		if (n == 0)
+			break;
+		if (n < 0 && n != -EBADMSG) {
+			ret = errmsg_set(em, (int)n, "%s: read: %s", name, strerror((int)-n));
+			goto out;
+		}
+		if (n < 0) {
+			problem = at;
+			snprintf(r->why, sizeof(r->why), "invalid frame");
+			break;
+		}
+		if (f.magic == FRAME_RECORD && f.index == pending) {
+			if (idx_out && (pending - r->first) % STORE_INDEX_STRIDE == 0 &&
+			    nidx < idx_max)
+				idx_out[nidx++] = (uint64_t)at;
+			pending++;
+			crc = frame_crc(crc, rb.buf + rb.start, (size_t)n);
+		} else if (f.magic == FRAME_COMMIT && f.len == COMMIT_PAYLOAD &&
+			   f.index == pending &&
+			   (off_t)get_le64(f.payload + 8) == r->durable_end &&
+			   get_le32(f.payload + 16) == crc) {
+			r->durable_end = at + n;
+			r->next = pending;
+			nidx_durable = nidx;
+			crc = 0;
+		} else {
+			problem = at;
+			snprintf(r->why, sizeof(r->why),
+				 f.magic == FRAME_RECORD ? "record index %llu where %llu was due" :
+				 f.magic == FRAME_COMMIT ? "commit frame that does not match its group (index %llu, %llu due)" :
+				 "unexpected frame (index %llu, %llu due)",
+				 (unsigned long long)f.index, (unsigned long long)pending);
+			break;
+		}
+		rb_advance(&rb, (size_t)n);
+	}
+	if (problem >= 0) {
+		bool found;
+
+		ret = later_commit_elsewhere(fd, r->durable_end, &found);
+		if (ret)
+			goto out;
+		if (found) {
+			r->corrupt = true;
+			r->corrupt_at = problem;
+		}
+	}
+	if (idx_n)
+		*idx_n = nidx_durable;
+out:
+	rb_free(&rb);
+	return ret;
+}
+
+/* ---- segments of a chain ---- */
+
+static int cmp_seg(const void *a, const void *b)
+{
+	const struct segment *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+static int parse_seg_name(const char *name, uint64_t *first)
+{
+	char *end;
+
+	if (strncmp(name, "seg-", 4) || strlen(name) != 4 + 16 + 4 ||
+	    strcmp(name + 20, ".log"))
+		return -1;
+	*first = strtoull(name + 4, &end, 16);
+	return end == name + 20 ? 0 : -1;
+}
+
+int chain_load_segments(struct chain *c, struct errmsg *em)
+{
+	char name[64];
+	struct seg_scan sc;
+	struct dirent *de;
+	DIR *d;
+	int fd, ret;
+
+	free(c->segs);
+	c->segs = NULL;
+	c->nsegs = 0;
+	fd = dup(c->dirfd);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		uint64_t first;
+		void *nv;
+
+		if (parse_seg_name(de->d_name, &first))
+			continue;
+		nv = realloc(c->segs, (c->nsegs + 1) * sizeof(*c->segs));
+		if (!nv) {
+			closedir(d);
+			return -ENOMEM;
+		}
+		c->segs = nv;
+		c->segs[c->nsegs++].first = first;
+	}
+	closedir(d);
+	if (!c->nsegs)
+		return errmsg_set(em, -EBADMSG, "chain %s has no segment", c->meta.chain);
+	qsort(c->segs, c->nsegs, sizeof(*c->segs), cmp_seg);
+
+	/* the last segment tells how far the chain is durable */
+	seg_name(name, sizeof(name), c->segs[c->nsegs - 1].first, "log");
+	fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
+	ret = seg_scan_fd(fd, name, &sc, NULL, 0, NULL, em);
+	close(fd);
+	if (ret)
+		return ret;
+	if (sc.first != c->segs[c->nsegs - 1].first && !sc.corrupt) {
+		sc.corrupt = true;
+		sc.corrupt_at = 0;
+		snprintf(sc.why, sizeof(sc.why), "header says first record %llu",
+			 (unsigned long long)sc.first);
+	}
+	c->durable = c->count = sc.next;
+	c->durable_end = sc.durable_end;
+	c->corrupt = sc.corrupt;
+	c->corrupt_at = sc.corrupt_at;
+	if (sc.corrupt)
+		snprintf(c->corrupt_why, sizeof(c->corrupt_why),
+			 "chain %.40s: %.24s is corrupt at byte offset %lld: %.100s",
+			 c->meta.chain, name, (long long)sc.corrupt_at, sc.why);
+	return 0;
+}
+
+static void chain_uuid(const char *id, uint8_t out[16])
+{
+	size_t n = 0;
+
+	memset(out, 0, 16);
+	for (const char *p = id; *p && n < 32; p++) {
+		int v;
+
+		if (*p == '-')
+			continue;
+		if (*p >= '0' && *p <= '9')
+			v = *p - '0';
+		else if (*p >= 'a' && *p <= 'f')
+			v = *p - 'a' + 10;
+		else
+			break;
+		out[n / 2] |= (uint8_t)(n % 2 ? v : v << 4);
+		n++;
+	}
+	if (n != 32) {	/* not a UUID: its first bytes */
+		memset(out, 0, 16);
+		memcpy(out, id, strnlen(id, 16));
+	}
+}
+
+int chain_new_segment(struct chain *c, uint64_t first, struct errmsg *em)
+{
+	uint8_t frame[FRAME_HDR + SEGMENT_PAYLOAD] = { 0 };
+	uint8_t *p = frame + FRAME_HDR;
+	char name[64], tmp[72];
+	int fd, ret;
+
+	put_le32(p, 1);
+	put_le16(p + 4, c->meta.bank->tpm_id);
+	put_le16(p + 6, c->meta.bank->size);
+	put_le32(p + 8, c->meta.little_endian ? 1 : 0);
+	chain_uuid(c->meta.chain, p + 16);
+	frame_header(frame, FRAME_SEGMENT, first, p, SEGMENT_PAYLOAD);
+	seg_name(name, sizeof(name), first, "log");
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	fd = store_io->openat(c->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errmsg_set(em, -errno, "%s: %s", tmp, strerror(errno));
+	ret = io_write_all(fd, frame, sizeof(frame), 0);
+	if (!ret && store_io->fdatasync(fd))
+		ret = -errno;
+	close(fd);
+	if (!ret && store_io->renameat(c->dirfd, tmp, c->dirfd, name))
+		ret = -errno;
+	if (ret) {
+		store_io->unlinkat(c->dirfd, tmp, 0);
+		return errmsg_set(em, ret, "new segment %s: %s", name, strerror(-ret));
+	}
+	return store_fsync_dir(c->dirfd, em, "chain directory");
+}
+
+/* ---- writer ---- */
+
+static int write_index(struct chain *c, const uint64_t *offs, size_t n,
+		       size_t from_slot)
+{
+	char name[64];
+	uint8_t buf[8];
+	int fd;
+
+	seg_name(name, sizeof(name), c->segs[c->nsegs - 1].first, "idx");
+	fd = store_io->openat(c->dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* derived data: no fsync, checked on use */
+	for (size_t i = 0; i < n; i++) {
+		put_le64(buf, offs[i]);
+		if (io_write_all(fd, buf, 8, (off_t)((from_slot + i) * 8)))
+			break;
+	}
+	close(fd);
+	return 0;
+}
+
+int chain_writer_start(struct chain *c, struct errmsg *em)
+{
+	char name[64];
+	struct seg_scan sc;
+	uint64_t *idx;
+	size_t nidx = 0;
+	int ret;
+
+	if (c->corrupt)
+		return errmsg_set(em, -EBADMSG, "%s; not appending (imastore fsck)",
+				  c->corrupt_why);
+	seg_name(name, sizeof(name), c->segs[c->nsegs - 1].first, "log");
+	c->segfd = store_io->openat(c->dirfd, name, O_RDWR | O_CLOEXEC, 0600);
+	if (c->segfd < 0)
+		return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
+	idx = calloc(c->s->seg_size / STORE_INDEX_STRIDE / 8 + 64, 8);
+	if (!idx)
+		return -ENOMEM;
+	/* again with the index, now that we hold the lock */
+	ret = seg_scan_fd(c->segfd, name, &sc, idx,
+			  c->s->seg_size / STORE_INDEX_STRIDE / 8 + 64, &nidx, em);
+	if (!ret && sc.durable_end < sc.size) {
+		/* torn tail: never acknowledged, cut it */
+		if (store_io->ftruncate(c->segfd, sc.durable_end) ||
+		    store_io->fdatasync(c->segfd))
+			ret = errmsg_set(em, -errno, "%s: cutting the torn tail: %s",
+					 name, strerror(errno));
+	}
+	if (!ret)
+		write_index(c, idx, nidx, 0);
+	free(idx);
+	if (ret)
+		return ret;
+	c->durable = c->count = sc.next;
+	c->durable_end = sc.durable_end;
+	return 0;
+}
+
+int chain_append(struct chain *c, const struct ima_record *rec,
+		 struct errmsg *em)
+{
+	size_t need = FRAME_HDR + rec->raw_len;
+
+	if (c->segfd < 0)
+		return errmsg_set(em, -EBADF, "chain %s is open read-only", c->meta.chain);
+	if (rec->digest_len != c->meta.bank->size ||
+	    rec->little_endian != c->meta.little_endian)
+		return errmsg_set(em, -EINVAL,
+				  "record %llu: %u-byte digests, %s-endian; the chain keeps %s (%u bytes), %s-endian",
+				  (unsigned long long)rec->index, rec->digest_len,
+				  rec->little_endian ? "little" : "big",
+				  c->meta.bank->name, c->meta.bank->size,
+				  c->meta.little_endian ? "little" : "big");
+	if (c->wlen + need + FRAME_HDR + COMMIT_PAYLOAD > c->wcap) {
+		size_t ncap = (c->wlen + need + FRAME_HDR + COMMIT_PAYLOAD) * 2;
+		uint8_t *nb = realloc(c->wbuf, ncap);
+
+		if (!nb)
+			return -ENOMEM;
+		c->wbuf = nb;
+		c->wcap = ncap;
+	}
+	if ((c->count - c->segs[c->nsegs - 1].first) % STORE_INDEX_STRIDE == 0 &&
+	    c->nidx_pending < sizeof(c->idx_pending) / sizeof(c->idx_pending[0])) {
+		c->idx_pending[c->nidx_pending].index = c->count;
+		c->idx_pending[c->nidx_pending].off = c->durable_end + (off_t)c->wlen;
+		c->nidx_pending++;
+	}
+	frame_header(c->wbuf + c->wlen, FRAME_RECORD, c->count, rec->raw,
+		     (uint32_t)rec->raw_len);
+	memcpy(c->wbuf + c->wlen + FRAME_HDR, rec->raw, rec->raw_len);
+	c->wlen += need;
+	c->count++;
+	if (c->wlen >= STORE_GROUP_MAX)
+		return chain_commit(c, em);
+	return 0;
+}
+
+static int rollback(struct chain *c, int err, struct errmsg *em)
+{
+	const char *what = errmsg_text(em);
+	char why[sizeof(em->text)];
+
+	snprintf(why, sizeof(why), "%s", what);
+	/* after a failed write or fsync the page cache cannot be trusted */
+	if (store_io->ftruncate(c->segfd, c->durable_end)) {
+		c->broken = true;
+		snprintf(c->broken_why, sizeof(c->broken_why),
+			 "cannot cut back to the last commit after '%.120s': %s", why,
+			 strerror(errno));
+	}
+	c->count = c->durable;
+	c->wlen = 0;
+	c->nidx_pending = 0;
+	return errmsg_set(em, err, "chain %s: %s; nothing new is durable", c->meta.chain, why);
+}
+
+/* Start the next segment at a commit boundary (§5 rule 3). */
+static int maybe_roll(struct chain *c, struct errmsg *em)
+{
+	struct segment *segs;
+	char name[64];
+	int fd, ret;
+
+	if (c->durable_end < (off_t)c->s->seg_size)
+		return 0;
+	ret = chain_new_segment(c, c->durable, em);
+	if (ret)
+		return ret;
+	seg_name(name, sizeof(name), c->durable, "log");
+	fd = store_io->openat(c->dirfd, name, O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
+	segs = realloc(c->segs, (c->nsegs + 1) * sizeof(*c->segs));
+	if (!segs) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->segs = segs;
+	c->segs[c->nsegs++].first = c->durable;
+	close(c->segfd);
+	c->segfd = fd;
+	c->durable_end = SEG_HDR_END;
+	return 0;
+}
+
+int chain_commit(struct chain *c, struct errmsg *em)
+{
+	uint8_t *p;
+	struct timespec ts;
+	uint64_t offs[sizeof(c->idx_pending) / sizeof(c->idx_pending[0])];
+	off_t group_start;
+	uint64_t first;
+	int ret;
+
+	if (c->segfd < 0)
+		return errmsg_set(em, -EBADF, "chain %s is open read-only", c->meta.chain);
+	if (c->broken)
+		return errmsg_set(em, -EIO, "chain %s: %s", c->meta.chain, c->broken_why);
+	if (!c->wlen)
+		return 0;
+	if (c->durable_end >= (off_t)c->s->seg_size) {
+		/* the waiting frames move to the new segment: fix their offsets */
+		off_t shift = SEG_HDR_END - c->durable_end;
+
+		ret = maybe_roll(c, em);
+		if (ret)
+			return rollback(c, ret, em);
+		for (unsigned i = 0; i < c->nidx_pending; i++)
+			c->idx_pending[i].off += shift;
+		/* a new segment restarts the index stride */
+		c->nidx_pending = 0;
+		first = c->segs[c->nsegs - 1].first;
+		for (uint64_t k = first, off = (uint64_t)SEG_HDR_END, pos = 0; k < c->count; k++) {
+			uint32_t len = get_le32(c->wbuf + pos + 4);
+
+			if ((k - first) % STORE_INDEX_STRIDE == 0) {
+				c->idx_pending[c->nidx_pending].index = k;
+				c->idx_pending[c->nidx_pending++].off = (off_t)off;
+			}
+			off += FRAME_HDR + len;
+			pos += FRAME_HDR + len;
+		}
+	}
+	group_start = c->durable_end;
+	p = c->wbuf + c->wlen + FRAME_HDR;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	put_le64(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+	put_le64(p + 8, (uint64_t)group_start);
+	put_le32(p + 16, frame_crc(0, c->wbuf, c->wlen));
+	put_le32(p + 20, 0);
+	frame_header(c->wbuf + c->wlen, FRAME_COMMIT, c->count, p, COMMIT_PAYLOAD);
+
+	ret = io_write_all(c->segfd, c->wbuf, c->wlen + FRAME_HDR + COMMIT_PAYLOAD,
+			   group_start);
+	if (ret) {
+		errmsg_set(em, ret, "write: %s", strerror(-ret));
+		return rollback(c, ret, em);
+	}
+	io_failpoint("commit-after-write");
+	if (store_io->fdatasync(c->segfd)) {
+		ret = -errno;
+		errmsg_set(em, ret, "fdatasync: %s", strerror(-ret));
+		return rollback(c, ret, em);
+	}
+	io_failpoint("commit-after-fsync");
+	c->durable_end = group_start + (off_t)(c->wlen + FRAME_HDR + COMMIT_PAYLOAD);
+	c->durable = c->count;
+	c->wlen = 0;
+	first = c->segs[c->nsegs - 1].first;
+	for (unsigned i = 0; i < c->nidx_pending; i++)
+		offs[i] = (uint64_t)c->idx_pending[i].off;
+	if (c->nidx_pending)
+		write_index(c, offs, c->nidx_pending,
+			    (size_t)((c->idx_pending[0].index - first) / STORE_INDEX_STRIDE));
+	c->nidx_pending = 0;
+	return 0;
+}
+
+uint64_t chain_count(const struct chain *c)
+{
+	return c->count;
+}
+
+uint64_t chain_durable(const struct chain *c)
+{
+	return c->durable;
+}
+
+void chain_close(struct chain *c)
+{
+	if (!c)
+		return;
+	if (c->segfd >= 0)
+		close(c->segfd);
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	free(c->segs);
+	free(c->wbuf);
+	free(c);
+}
+
+/* ---- reading ---- */
+
+struct chain_iter {
+	struct chain *c;
+	size_t seg;		/* index into c->segs */
+	int fd;
+	struct rbuf rb;
+	uint64_t next;		/* index of the next record */
+	uint64_t stop;		/* durable count when opened */
+	off_t stop_off;		/* durable end of the last segment */
+	char name[64];
+};
+
+static int iter_open_seg(struct chain_iter *it, size_t seg, uint64_t from,
+			 struct errmsg *em)
+{
+	uint64_t first = it->c->segs[seg].first;
+	off_t off = SEG_HDR_END;
+	char idx[64];
+	uint8_t b[8];
+	int ifd;
+
+	if (it->fd >= 0)
+		close(it->fd);
+	it->seg = seg;
+	seg_name(it->name, sizeof(it->name), first, "log");
+	it->fd = openat(it->c->dirfd, it->name, O_RDONLY | O_CLOEXEC);
+	if (it->fd < 0)
+		return errmsg_set(em, -errno, "%s: %s", it->name, strerror(errno));
+	/* the sparse index, if it is right (checked below), saves a scan */
+	seg_name(idx, sizeof(idx), first, "idx");
+	ifd = openat(it->c->dirfd, idx, O_RDONLY | O_CLOEXEC);
+	if (ifd >= 0) {
+		off_t slot = (off_t)((from - first) / STORE_INDEX_STRIDE);
+
+		if (pread(ifd, b, 8, slot * 8) == 8) {
+			struct frame f;
+			uint8_t h[FRAME_HDR];
+			off_t cand = (off_t)get_le64(b);
+
+			if (pread(it->fd, h, FRAME_HDR, cand) == FRAME_HDR &&
+			    get_le32(h) == FRAME_RECORD &&
+			    get_le64(h + 8) == first + (uint64_t)slot * STORE_INDEX_STRIDE)
+				off = cand;
+			(void)f;
+		}
+		close(ifd);
+	}
+	rb_seek(&it->rb, off);
+	it->rb.fd = it->fd;
+	return 0;
+}
+
+int chain_iter_open(struct chain *c, uint64_t from, struct chain_iter **out,
+		    struct errmsg *em)
+{
+	struct chain_iter *it;
+	size_t seg = 0;
+	int ret;
+
+	it = calloc(1, sizeof(*it));
+	if (!it)
+		return -ENOMEM;
+	it->c = c;
+	it->fd = -1;
+	it->stop = c->durable;
+	it->stop_off = c->durable_end;
+	it->next = from;
+	ret = rb_init(&it->rb, -1, 0);
+	if (ret)
+		goto err;
+	if (from > it->stop) {
+		ret = errmsg_set(em, -ERANGE, "chain %s has %llu records; no record %llu",
+				 c->meta.chain, (unsigned long long)it->stop,
+				 (unsigned long long)from);
+		goto err;
+	}
+	while (seg + 1 < c->nsegs && c->segs[seg + 1].first <= from)
+		seg++;
+	ret = iter_open_seg(it, seg, from, em);
+	if (ret)
+		goto err;
+	*out = it;
+	return 0;
+err:
+	chain_iter_free(it);
+	return ret;
+}
+
+static int corrupt(struct chain_iter *it, off_t at, const char *why,
+		   struct errmsg *em)
+{
+	return errmsg_set(em, -EBADMSG,
+			  "chain %s: %s is corrupt at byte offset %lld (record %llu): %s",
+			  it->c->meta.chain, it->name, (long long)at,
+			  (unsigned long long)it->next, why);
+}
+
+int chain_iter_next(struct chain_iter *it, struct ima_record *rec,
+		    struct errmsg *em)
+{
+	const struct chain_meta *m = &it->c->meta;
+	struct frame f;
+	long n;
+
+	for (;;) {
+		bool last = it->seg + 1 == it->c->nsegs;
+		off_t at = it->rb.off;
+
+		if (it->next >= it->stop)
+			return 0;
+		if (last && at >= it->stop_off)
+			return corrupt(it, at, "records missing before the durable end", em);
+		n = rb_frame(&it->rb, &f);
+		if (n == 0) {
+			if (last)
+				return corrupt(it, at, "the segment ends early", em);
+			if (it->next != it->c->segs[it->seg + 1].first)
+				return corrupt(it, at, "the next segment does not follow", em);
+			n = iter_open_seg(it, it->seg + 1, it->next, em);
+			if (n)
+				return (int)n;
+			continue;
+		}
+		if (n == -EBADMSG)
+			return corrupt(it, at, "invalid frame", em);
+		if (n < 0)
+			return errmsg_set(em, (int)n, "%s: %s", it->name, strerror((int)-n));
+		rb_advance(&it->rb, (size_t)n);
+		if (f.magic == FRAME_COMMIT)
+			continue;
+		if (f.magic != FRAME_RECORD)
+			return corrupt(it, at, "unexpected frame", em);
+		if (f.index < it->next)
+			continue;	/* before `from`, after the index entry */
+		if (f.index != it->next)
+			return corrupt(it, at, "record out of order", em);
+		n = ima_record_parse(f.payload, f.len, m->bank->size,
+				     m->little_endian ? LIST_ENDIAN_LITTLE : LIST_ENDIAN_BIG,
+				     f.index, (uint64_t)at + FRAME_HDR, rec, em);
+		if (n != (long)f.len)
+			return corrupt(it, at, "the frame does not hold one record", em);
+		it->next++;
+		return 1;
+	}
+}
+
+void chain_iter_free(struct chain_iter *it)
+{
+	if (!it)
+		return;
+	if (it->fd >= 0)
+		close(it->fd);
+	rb_free(&it->rb);
+	free(it);
+}

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Frames of the store's files (docs/store-format.md §3). */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "frame.h"
+
+uint64_t get_le64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return le64toh(v);
+}
+
+uint32_t get_le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
+
+uint16_t get_le16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return le16toh(v);
+}
+
+void put_le64(uint8_t *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, 8);
+}
+
+void put_le32(uint8_t *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, 4);
+}
+
+void put_le16(uint8_t *p, uint16_t v)
+{
+	v = htole16(v);
+	memcpy(p, &v, 2);
+}
+
+uint32_t frame_crc(uint32_t crc, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	/* zlib takes uInt lengths */
+	while (len) {
+		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+
+		crc = (uint32_t)crc32(crc, p, n);
+		p += n;
+		len -= n;
+	}
+	return crc;
+}
+
+static uint32_t header_crc(const uint8_t *hdr, const void *payload, uint32_t len)
+{
+	static const uint8_t zero[4];
+	uint32_t crc = frame_crc(0, hdr, 16);
+
+	crc = frame_crc(crc, zero, 4);
+	return frame_crc(crc, payload, len);
+}
+
+void frame_header(uint8_t *hdr, uint32_t magic, uint64_t index,
+		  const void *payload, uint32_t len)
+{
+	put_le32(hdr, magic);
+	put_le32(hdr + 4, len);
+	put_le64(hdr + 8, index);
+	put_le32(hdr + 20, 0);
+	put_le32(hdr + 16, header_crc(hdr, payload, len));
+}
+
+static bool known_magic(uint32_t m)
+{
+	return m == FRAME_SEGMENT || m == FRAME_RECORD || m == FRAME_COMMIT ||
+	       m == FRAME_CHECKPOINT || m == FRAME_TRIM;
+}
+
+long frame_check(const uint8_t *buf, size_t len, struct frame *f)
+{
+	uint32_t magic, plen;
+
+	if (len < FRAME_HDR) {
+		/* a prefix of a header can still be told apart from junk */
+		if (len >= 4 && !known_magic(get_le32(buf)))
+			return -EBADMSG;
+		return 0;
+	}
+	magic = get_le32(buf);
+	plen = get_le32(buf + 4);
+	if (!known_magic(magic) || plen > FRAME_PAYLOAD_MAX || get_le32(buf + 20))
+		return -EBADMSG;
+	if (len - FRAME_HDR < plen)
+		return 0;
+	if (get_le32(buf + 16) != header_crc(buf, buf + FRAME_HDR, plen))
+		return -EBADMSG;
+	f->magic = magic;
+	f->len = plen;
+	f->index = get_le64(buf + 8);
+	f->payload = buf + FRAME_HDR;
+	return (long)(FRAME_HDR + plen);
+}
