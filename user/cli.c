@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "store.h"
 
 const char *prog = "imastore";
 
@@ -104,4 +107,63 @@ void cli_close_list(int fd, struct list_reader *r)
 	list_reader_free(r);
 	if (fd > STDIN_FILENO)
 		close(fd);
+}
+
+const char *cli_store_dir(const char *opt)
+{
+	const char *env = getenv("IMASTORE_STORE");
+
+	if (opt)
+		return opt;
+	return env && *env ? env : STORE_DEFAULT_DIR;
+}
+
+int cli_store_open(const char *dir, unsigned flags, struct store **s)
+{
+	struct errmsg em = { "" };
+	int ret = store_open(s, dir, flags, &em);
+
+	if (ret)
+		cli_err("%s", errmsg_text(&em));
+	return ret;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void progress_start(struct progress *p, const char *what, uint64_t total)
+{
+	p->on = isatty(STDERR_FILENO);
+	p->what = what;
+	p->total = total;
+	p->last_ns = now_ns();
+}
+
+void progress_update(struct progress *p, uint64_t done)
+{
+	uint64_t t;
+
+	if (!p->on || (done & 1023))
+		return;
+	t = now_ns();
+	if (t - p->last_ns < 250000000u)
+		return;
+	p->last_ns = t;
+	if (p->total)
+		fprintf(stderr, "\r%s: %llu of %llu records (%u%%)", p->what,
+			(unsigned long long)done, (unsigned long long)p->total,
+			(unsigned)(100 * done / p->total));
+	else
+		fprintf(stderr, "\r%s: %llu records", p->what, (unsigned long long)done);
+}
+
+void progress_done(struct progress *p)
+{
+	if (p->on)
+		fprintf(stderr, "\r\033[K");
 }

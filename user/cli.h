@@ -4,6 +4,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "list_reader.h"
@@ -44,6 +45,30 @@ int cli_list_opt(int opt, const char *arg, struct list_reader_opts *o);
 int cli_open_list(const char *path, const struct list_reader_opts *base,
 		  int *fd, struct list_reader **r);
 void cli_close_list(int fd, struct list_reader *r);
+
+/* Store options shared by export, import, status, fsck, verify --store. */
+#define STORE_OPTS_HELP \
+"  -s, --store DIR         the store (default $IMASTORE_STORE, else\n" \
+"                          /var/lib/imastore)\n" \
+"      --insecure          open a store with looser ownership/permissions\n"
+const char *cli_store_dir(const char *opt);
+
+struct store;
+int cli_store_open(const char *dir, unsigned flags, struct store **s);
+
+/*
+ * Progress of a long operation on standard error, only when that is a
+ * terminal, at most a few times a second.
+ */
+struct progress {
+	bool on;
+	const char *what;
+	uint64_t total;		/* 0: unknown */
+	uint64_t last_ns;
+};
+void progress_start(struct progress *p, const char *what, uint64_t total);
+void progress_update(struct progress *p, uint64_t done);
+void progress_done(struct progress *p);
 
 /* "-h" / unknown option handling shared by the commands. */
 int cli_usage_error(const char *cmd);

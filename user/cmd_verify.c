@@ -7,6 +7,9 @@
 #include "commands.h"
 #include "json.h"
 #include "replay.h"
+#include "full_list.h"
+#include "kernel_ima.h"
+#include "store.h"
 
 #define MAX_PCR_FILES 16
 
@@ -14,6 +17,7 @@ static void verify_usage(FILE *f)
 {
 	fprintf(f,
 "Usage: %s verify [OPTIONS] LIST...\n"
+"       %s verify --store [DIR] [--boot ID] [--full] [OPTIONS]\n"
 "\n"
 "Replay a measurement list into PCR values, for every bank at once, and\n"
 "compare them with the TPM's PCRs or with saved values. Each record's\n"
@@ -33,6 +37,13 @@ static void verify_usage(FILE *f)
 "  -p, --pcrs [ALG,]FILE   compare with PCR values from FILE, lines\n"
 "                          'PCR-NN: HEX' as for evmctl ima_measurement --pcrs;\n"
 "                          ALG defaults to sha1. Repeat for more banks.\n"
+"  -s, --store DIR         verify a boot's chain in the store (stored records,\n"
+"                          then for the running boot the kernel's list), from\n"
+"                          the last checkpoint\n"
+"  -B, --boot ID           with --store: boot id, chain id or current (default)\n"
+"      --full              with --store: replay from record 0, not a checkpoint\n"
+"      --no-kernel         with --store: stored records only\n"
+"      --insecure          with --store: accept loose store permissions\n"
 "  -j, --json              one JSON object (see imastore(1), JSON OUTPUT)\n"
 "  -q, --quiet             print nothing; the exit status says it all\n"
 LIST_OPTS_HELP
@@ -41,7 +52,7 @@ LIST_OPTS_HELP
 "Exit status: 0 every compared PCR matches and every record is consistent;\n"
 "1 mismatch (the output names the first record where the replay can no\n"
 "longer match, and the expected and replayed values); 2 error (malformed\n"
-"list, no TPM, unreadable file, bad usage).\n", prog);
+"list, no TPM, unreadable file, bad usage).\n", prog, prog);
 }
 
 struct verify {
@@ -58,6 +69,11 @@ struct verify {
 	const char *bad_file;
 	const struct hash_alg *skipped[PCR_MAX_BANKS];
 	unsigned nskipped;
+	/* --store */
+	const char *store, *boot;
+	unsigned store_flags;
+	bool full, no_kernel;
+	uint64_t from_checkpoint;	/* records covered by the checkpoint used */
 };
 
 static int read_expected(struct verify *v)
@@ -211,9 +227,15 @@ static void print_human(struct verify *v, const struct hash_alg *list_bank,
 {
 	const struct replay_state *st = replay_state(v->rp);
 
-	printf("list: %llu records, %s bank; compared with %s\n",
-	       (unsigned long long)v->records, list_bank->name,
-	       v->use_tpm ? "the TPM" : "PCR files");
+	if (v->from_checkpoint)
+		printf("checkpoint at record %llu, then %llu records, %s bank; compared with %s\n",
+		       (unsigned long long)v->from_checkpoint,
+		       (unsigned long long)v->records, list_bank->name,
+		       v->use_tpm ? "the TPM" : "PCR files");
+	else
+		printf("list: %llu records, %s bank; compared with %s\n",
+		       (unsigned long long)v->records, list_bank->name,
+		       v->use_tpm ? "the TPM" : "PCR files");
 	for (unsigned b = 0; b < st->pcrs.nbanks; b++) {
 		const struct pcr_bank *run = &st->pcrs.bank[b];
 		struct pcr_bank *exp = pcr_set_bank(&v->expected, run->alg);
@@ -303,12 +325,17 @@ static int parse_args(struct verify *v, struct list_reader_opts *lo,
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "store", required_argument, NULL, 's' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "boot", required_argument, NULL, 'B' },
+		{ "full", no_argument, NULL, 'L' },
+		{ "no-kernel", no_argument, NULL, 'n' },
 		LIST_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "p:jqhb:T:F:E:", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "p:jqhs:B:b:T:F:E:", longopts, NULL)) != -1) {
 		r = cli_list_opt(opt, optarg, lo);
 		if (r < 0)
 			return -1;
@@ -317,6 +344,21 @@ static int parse_args(struct verify *v, struct list_reader_opts *lo,
 		switch (opt) {
 		case 't':
 			v->use_tpm = true;
+			break;
+		case 's':
+			v->store = optarg;
+			break;
+		case 'I':
+			v->store_flags |= STORE_INSECURE;
+			break;
+		case 'B':
+			v->boot = optarg;
+			break;
+		case 'L':
+			v->full = true;
+			break;
+		case 'n':
+			v->no_kernel = true;
 			break;
 		case 'C':
 			v->tcti = optarg;
@@ -348,8 +390,16 @@ static int parse_args(struct verify *v, struct list_reader_opts *lo,
 	}
 	if (!v->npcr_files)
 		v->use_tpm = true;
-	if (optind >= argc) {
-		cli_err("verify needs a LIST (a measurement list file, or - for standard input)");
+	if ((v->boot || v->full || v->no_kernel) && !v->store) {
+		cli_err("--boot, --full and --no-kernel go with --store");
+		return -1;
+	}
+	if (v->store && optind < argc) {
+		cli_err("verify --store reads the store, not LIST arguments ('%s')", argv[optind]);
+		return -1;
+	}
+	if (!v->store && optind >= argc) {
+		cli_err("verify needs a LIST (a measurement list file, or - for standard input), or --store");
 		return -1;
 	}
 	return 0;
@@ -377,6 +427,96 @@ static int replay_lists(struct verify *v, struct list_reader_opts lo,
 		return -ENODATA;
 	}
 	return 0;
+}
+
+
+/* The checkpoint can stand for records 0..k-1 if it has every bank we need. */
+static bool checkpoint_covers(const struct replay_state *ck,
+			      const struct hash_alg **banks, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		bool found = false;
+
+		for (unsigned b = 0; b < ck->pcrs.nbanks; b++)
+			found |= ck->pcrs.bank[b].alg->tpm_id == banks[i]->tpm_id &&
+				 ck->pcrs.bank[b].alg->padded_sha1 == banks[i]->padded_sha1;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static int verify_store(struct verify *v, const struct hash_alg **banks,
+			unsigned n, const struct hash_alg **list_bank)
+{
+	struct full_list_opts fo = { 0 };
+	struct store *s = NULL;
+	struct chain *c = NULL;
+	struct full_list *fl = NULL;
+	struct replay_state ck;
+	struct ima_record rec;
+	struct errmsg em = { "" };
+	struct progress pg;
+	char cur[STORE_ID_MAX], kpath[512];
+	const char *boot = v->boot ? v->boot : "current";
+	int ret;
+
+	ret = cli_store_open(cli_store_dir(v->store), v->store_flags, &s);
+	if (ret)
+		return ret;
+	ret = store_chain_open(s, boot, &c, &em);
+	if (ret)
+		goto out;
+	*list_bank = chain_meta(c)->bank;
+	/* each bank by the chain's mode (padded where the kernel had no hash) */
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned b = 0; b < chain_meta(c)->nbanks; b++)
+			if (chain_meta(c)->banks[b]->tpm_id == banks[i]->tpm_id)
+				banks[i] = chain_meta(c)->banks[b];
+	if (!v->full && !chain_checkpoint_find(c, chain_durable(c), &ck, NULL) &&
+	    checkpoint_covers(&ck, banks, n)) {
+		ret = replay_resume(&v->rp, &ck, &em);
+		if (!ret)
+			replay_watch(v->rp, &v->expected);
+		fo.from = ck.next_index;
+		v->from_checkpoint = ck.next_index;
+	} else {
+		ret = start_replay(v, banks, n);
+	}
+	if (ret)
+		goto out;
+	if (!v->no_kernel && !store_current_boot(cur, sizeof(cur), NULL) &&
+	    (!strcmp(boot, "current") || !strcmp(boot, cur)) &&
+	    !ima_kernel_list_path(*list_bank, kpath, sizeof(kpath))) {
+		fo.kernel_list = kpath;
+		fo.boot_id = cur;
+	}
+	ret = full_list_open(c, &fo, &fl, &em);
+	if (ret)
+		goto out;
+	progress_start(&pg, "verify", chain_durable(c) - fo.from);
+	while ((ret = full_list_next(fl, &rec, &em)) > 0) {
+		ret = replay_extend(v->rp, &rec, *list_bank, REPLAY_CHECK_DIGEST, &em);
+		if (ret == -EBADMSG && !v->bad_record) {
+			v->bad_record = true;
+			v->bad_index = rec.index;
+			v->bad_offset = rec.offset;
+			v->bad_file = rec.index < chain_durable(c) ? "the store" : fo.kernel_list;
+			memcpy(v->bad_reason, em.text, sizeof(v->bad_reason));
+			ret = replay_extend(v->rp, &rec, *list_bank, 0, &em);
+		}
+		if (ret)
+			break;
+		progress_update(&pg, ++v->records);
+	}
+	progress_done(&pg);
+out:
+	if (ret < 0)
+		cli_err("%s", errmsg_text(&em));
+	full_list_free(fl);
+	chain_close(c);
+	store_close(s);
+	return ret;
 }
 
 /*
@@ -430,12 +570,18 @@ int cmd_verify(int argc, char **argv)
 	if (read_expected(v))
 		goto out;
 	n = pick_banks(v, banks);
-	if (n <= 0 || start_replay(v, banks, (unsigned)n) ||
-	    replay_lists(v, lo, argc - optind, argv + optind, &list_bank))
+	if (n <= 0)
 		goto out;
+	if (v->store) {
+		if (verify_store(v, banks, (unsigned)n, &list_bank))
+			goto out;
+	} else if (start_replay(v, banks, (unsigned)n) ||
+		   replay_lists(v, lo, argc - optind, argv + optind, &list_bank)) {
+		goto out;
+	}
 	if (v->use_tpm && reread_tpm(v))
 		goto out;
-	if (!all_match(v) && !v->bad_record) {
+	if (!all_match(v) && !v->bad_record && !v->store) {
 		struct replay *first = v->rp;
 		uint64_t records = v->records;
 

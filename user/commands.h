@@ -6,5 +6,9 @@
 int cmd_show(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 
 #endif

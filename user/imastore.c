@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* imastore: inspect, convert and verify IMA measurement lists. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -20,6 +21,10 @@ static const struct cmd cmds[] = {
 	{ "show",    cmd_show,    "print a measurement list, one record a line" },
 	{ "verify",  cmd_verify,  "replay a list against the TPM's or saved PCRs" },
 	{ "convert", cmd_convert, "convert a list between binary and ASCII" },
+	{ "export",  cmd_export,  "write a boot's complete list from the store" },
+	{ "import",  cmd_import,  "append saved list files to the store" },
+	{ "status",  cmd_status,  "what the store holds, per boot" },
+	{ "fsck",    cmd_fsck,    "check the store's structure and replay" },
 };
 
 static void usage(FILE *f)
@@ -42,6 +47,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* tpm2-tss logs every failed TCTI probe; our messages say what matters */
+	setenv("TSS2_LOG", "all+NONE", 0);
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_ERROR;

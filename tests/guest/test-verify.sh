@@ -26,6 +26,9 @@ guest_require
 KERNELS=${*:-deb61 deb72}
 work=$(mktemp -d "${TMPDIR:-/tmp}/imastore-verify.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# One copy for all guests, taken now (a rebuild meanwhile cannot mix versions).
+cp "$BIN" "$work/imastore"
+BIN=$work/imastore
 
 # The guest's /init.  Checks print "@@CHECK PASS|FAIL <what> (...)".
 cat >"$work/init" <<'EOF'

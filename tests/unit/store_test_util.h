@@ -38,6 +38,7 @@
 #include "store_io.h"
 
 #define ST_CHAIN "5f0c3a62-8c2e-4b7e-9a51-1d2e3f405162"
+#define ST_BOOT2 "0b7d2e4c-1f3a-4c5d-8e6f-708192a3b4c5"
 #define ST_REC_MAX (16u << 10)	/* largest record st_rec() makes */
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -75,13 +76,15 @@ static uint64_t st_range(uint64_t lo, uint64_t hi)
 	return lo + st_rand() % (hi - lo + 1);
 }
 
-/* log-uniform in [lo, hi] (lo >= 1) */
+/* roughly log-uniform in [lo, hi] (lo >= 1): a random power of two, then uniform */
 static uint64_t st_logrange(uint64_t lo, uint64_t hi)
 {
-	double u = (double)(st_rand() >> 11) / (double)(1ull << 53);
-	double v = (double)lo * __builtin_pow((double)hi / (double)lo, u);
+	unsigned blo = 63 - (unsigned)__builtin_clzll(lo);
+	unsigned bhi = 63 - (unsigned)__builtin_clzll(hi);
+	unsigned b = (unsigned)st_range(blo, bhi);
+	uint64_t v = st_range(1ull << b, (2ull << b) - 1);
 
-	return v < (double)lo ? lo : v > (double)hi ? hi : (uint64_t)v;
+	return v < lo ? lo : v > hi ? hi : v;
 }
 
 /*
@@ -295,6 +298,46 @@ static void st_expected_hash(uint64_t n, uint8_t *out)
 		st_exp.n++;
 	}
 	memcpy(out, st_exp.h[n], 32);
+}
+
+/* The replay state after records 0..n-1 (caller's buffer). */
+static int st_replay_to(uint64_t n, struct replay_state *out, struct errmsg *em)
+{
+	struct replay *rp;
+	struct ima_record rec;
+	int err = st_replay_new(&rp, em);
+
+	for (uint64_t i = 0; !err && i < n; i++) {
+		err = st_parse(i, &rec, em);
+		if (!err)
+			err = replay_extend(rp, &rec, st_bank(), REPLAY_CHECK_DIGEST, em);
+	}
+	if (!err)
+		*out = *replay_state(rp);
+	if (rp)
+		replay_free(rp);
+	return err;
+}
+
+/* Same next_index, PCRs used and values of every bank of `want`. */
+static bool st_state_equal(const struct replay_state *want,
+			   const struct replay_state *got)
+{
+	struct pcr_set g = got->pcrs;
+
+	if (want->next_index != got->next_index || want->pcr_used != got->pcr_used)
+		return false;
+	for (unsigned b = 0; b < want->pcrs.nbanks; b++) {
+		const struct pcr_bank *wb = &want->pcrs.bank[b];
+		const struct pcr_bank *gb = pcr_set_bank(&g, wb->alg);
+
+		if (!gb)
+			return false;
+		for (unsigned p = 0; p < IMA_PCR_COUNT; p++)
+			if (memcmp(wb->value[p], gb->value[p], wb->alg->size))
+				return false;
+	}
+	return true;
 }
 
 /* ---- files ---- */
@@ -578,6 +621,252 @@ static int st_check(const char *dir, unsigned flags, uint64_t min, uint64_t max,
 	return r;
 }
 
+/* Segment files of the chain, sorted (names only). */
+static int st_segments(const char *dir, char names[][64], int max)
+{
+	char p[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/chains/%s", dir, ST_CHAIN);
+	d = opendir(p);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "seg-", 4) && strlen(de->d_name) == 24 &&
+		    !strcmp(de->d_name + 20, ".log") && n < max)
+			snprintf(names[n++], 64, "%s", de->d_name);
+	closedir(d);
+	qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
+	return n;
+}
+
+/* ---- an independent reading of a segment file (docs/store-format.md §5) ---- */
+
+struct st_seg {
+	uint8_t *buf;
+	size_t size;
+	bool header_ok;
+	uint64_t first;		/* IMAS index */
+	size_t hdr_end;		/* end of the IMAS frame */
+	size_t ncommits;
+	size_t commit_end[4096];	/* ends of the good commits, in order */
+	size_t group_start[4096];
+	uint64_t commit_next[4096];	/* IMAC index of each */
+	size_t good_end;	/* durable end */
+	uint64_t next;		/* records up to good_end */
+};
+
+static void st_seg_free(struct st_seg *sg)
+{
+	free(sg->buf);
+	sg->buf = NULL;
+}
+
+static int st_seg_parse(const char *path, struct st_seg *sg)
+{
+	size_t pos, gs;
+	uint64_t next;
+	struct frame f;
+	long n;
+
+	memset(sg, 0, sizeof(*sg));
+	sg->size = st_read_file(path, &sg->buf);
+	if (!sg->buf)
+		return -ENOENT;
+	n = frame_check(sg->buf, sg->size, &f);
+	if (n <= 0 || f.magic != FRAME_SEGMENT || f.len != SEGMENT_PAYLOAD)
+		return 0;
+	sg->header_ok = true;
+	sg->first = f.index;
+	sg->hdr_end = sg->good_end = (size_t)n;
+	pos = gs = (size_t)n;
+	next = sg->next = f.index;
+	while (pos < sg->size && sg->ncommits < 4096) {
+		n = frame_check(sg->buf + pos, sg->size - pos, &f);
+		if (n <= 0)
+			break;
+		if (f.magic == FRAME_RECORD) {
+			if (f.index != next)
+				break;
+			next++;
+		} else if (f.magic == FRAME_COMMIT) {
+			if (f.len != COMMIT_PAYLOAD || f.index != next ||
+			    get_le64(f.payload + 8) != gs ||
+			    get_le32(f.payload + 16) != frame_crc(0, sg->buf + gs, pos - gs))
+				break;
+			sg->group_start[sg->ncommits] = gs;
+			sg->commit_end[sg->ncommits] = pos + (size_t)n;
+			sg->commit_next[sg->ncommits] = next;
+			sg->ncommits++;
+			gs = sg->good_end = pos + (size_t)n;
+			sg->next = next;
+		} else {
+			break;
+		}
+		pos += (size_t)n;
+	}
+	return 0;
+}
+
+static void st_seg_path(char *out, size_t len, const char *dir, const char *seg)
+{
+	snprintf(out, len, "%s/chains/%s/%s", dir, ST_CHAIN, seg);
+}
+
+/* What a writer was told, at the moment of a crash or power cut. */
+struct st_acks {
+	uint64_t created;	/* chain_create returned 0 */
+	uint64_t pending;	/* records [0, pending) may be on disk */
+	uint64_t acked;		/* records [0, acked) acknowledged durable */
+	uint64_t ckpt_acked;	/* checkpoint at index ckpt_acked-1 acknowledged */
+	uint64_t trim_acked;	/* first_kept * 4 + state of the last acked trim */
+	uint64_t boot_acked;	/* chain_add_boot(ST_BOOT2) returned 0 */
+};
+
+/* ---- checks after a crash or a power cut ---- */
+
+/*
+ * The store in `dir` after the child died: read it (reader, then writer
+ * recovery, then reader again), check records, checkpoint, trims, boots,
+ * then append and commit more as the next writer would. *n: records.
+ */
+static int st_check_recovered(const char *dir, const struct st_acks *ak,
+			      uint64_t prev, uint64_t seg_size, uint64_t *n,
+			      bool append_more, char *why, size_t wl)
+{
+	struct errmsg em = { "" };
+	struct store *s;
+	struct chain *c;
+	uint64_t min = ak->acked > prev ? ak->acked : prev;
+	uint64_t max = ak->pending > min ? ak->pending : min;
+	uint64_t got = 0, got2;
+	int err;
+
+	if (!ak->created) {
+		/* killed while creating: absent, or there and usable */
+		err = store_open(&s, dir, STORE_WRITE | STORE_CREATE, &em);
+		if (err)
+			return st_why(why, wl, "store_open after a kill in creation: %d %s",
+				      err, em.text);
+		err = store_chain_open(s, ST_CHAIN, &c, &em);
+		if (err == -ENOENT) {
+			struct chain_meta m;
+
+			st_meta(&m);
+			err = store_chain_create(s, &m, &c, &em);
+			if (err) {
+				store_close(s);
+				return st_why(why, wl, "chain absent after a kill in creation, "
+					      "but creating it again fails: %d %s", err, em.text);
+			}
+		} else if (err) {
+			store_close(s);
+			return st_why(why, wl, "chain after a kill in creation: neither absent "
+				      "nor usable: %d %s", err, em.text);
+		}
+		st_close(s, c);
+	}
+	if (st_check(dir, 0, min, max, &got, why, wl))
+		return -1;
+	/* the writer's recovery: same records, torn tail cut */
+	if (st_check(dir, STORE_WRITE, got, got, &got2, why, wl))
+		return -1;
+	{
+		char names[256][64], p[PATH_MAX];
+		int ns = st_segments(dir, names, 256);
+		static struct st_seg sg;
+
+		if (ns) {
+			st_seg_path(p, sizeof(p), dir, names[ns - 1]);
+			st_seg_parse(p, &sg);
+			if (!sg.header_ok || sg.size != sg.good_end) {
+				st_why(why, wl, "after writer recovery %s is %zu bytes, its durable "
+				       "end is %zu (header %s)", names[ns - 1], sg.size, sg.good_end,
+				       sg.header_ok ? "ok" : "bad");
+				st_seg_free(&sg);
+				return -1;
+			}
+			st_seg_free(&sg);
+		}
+	}
+	if (st_check(dir, 0, got, got, &got2, why, wl))
+		return -1;
+
+	err = st_open_writer(dir, seg_size, false, &s, &c, &em);
+	if (err)
+		return st_why(why, wl, "writer open after recovery: %d %s", err, em.text);
+	/* checkpoint: the acknowledged one or a later one, correct either way */
+	{
+		struct replay_state found, want;
+
+		err = chain_checkpoint_find(c, UINT64_MAX, &found, &em);
+		if (err && !(err == -ENOENT && !ak->ckpt_acked)) {
+			st_why(why, wl, "checkpoint_find: %d %s (acked at %" PRIu64 ")", err,
+			       em.text, ak->ckpt_acked - 1);
+			goto fail;
+		}
+		if (!err) {
+			if (found.next_index > got ||
+			    (ak->ckpt_acked && found.next_index < ak->ckpt_acked - 1)) {
+				st_why(why, wl, "checkpoint at %" PRIu64 ", acked %" PRIu64
+				       ", durable %" PRIu64, found.next_index,
+				       ak->ckpt_acked - 1, got);
+				goto fail;
+			}
+			if (st_replay_to(found.next_index, &want, &em) ||
+			    !st_state_equal(&want, &found)) {
+				st_why(why, wl, "checkpoint at %" PRIu64 " does not match the replay",
+				       found.next_index);
+				goto fail;
+			}
+		}
+	}
+	/* trims: the acknowledged entry or a later one */
+	{
+		uint64_t fk;
+		enum trim_state ts;
+
+		err = chain_trim_last(c, ST_CHAIN, &fk, &ts, &em);
+		if (err && !(err == -ENOENT && !ak->trim_acked)) {
+			st_why(why, wl, "trim_last: %d %s", err, em.text);
+			goto fail;
+		}
+		if (!err && fk * 4 + ts < ak->trim_acked) {
+			st_why(why, wl, "trim_last: %" PRIu64 "/%d, acked %" PRIu64 "/%" PRIu64,
+			       fk, ts, ak->trim_acked / 4, ak->trim_acked % 4);
+			goto fail;
+		}
+	}
+	if (ak->boot_acked) {
+		const struct chain_meta *m = chain_meta(c);
+
+		if (m->nboots != 2 || strcmp(m->boots[1].id, ST_BOOT2)) {
+			st_why(why, wl, "chain_add_boot acknowledged, meta has %u boots", m->nboots);
+			goto fail;
+		}
+	}
+	if (append_more) {
+		err = st_append_range(c, got, got + 25, &em);
+		if (!err)
+			err = chain_commit(c, &em);
+		if (err || chain_durable(c) != got + 25) {
+			st_why(why, wl, "appending after recovery: %d %s", err, em.text);
+			goto fail;
+		}
+		got += 25;
+	}
+	st_close(s, c);
+	if (append_more && st_check(dir, 0, got, got, &got2, why, wl))
+		return -1;
+	*n = got;
+	return 0;
+fail:
+	st_close(s, c);
+	return -1;
+}
+
 /* ---- store_io tables ---- */
 
 static int st_nosync(int fd)
@@ -598,27 +887,6 @@ static const struct store_io *st_io_fast(void)
 	st_io_nosync_tab.fdatasync = st_nosync;
 	st_io_nosync_tab.fsync = st_nosync;
 	return &st_io_nosync_tab;
-}
-
-/* Segment files of the chain, sorted (names only). */
-static int st_segments(const char *dir, char names[][64], int max)
-{
-	char p[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-	int n = 0;
-
-	snprintf(p, sizeof(p), "%s/chains/%s", dir, ST_CHAIN);
-	d = opendir(p);
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		if (!strncmp(de->d_name, "seg-", 4) && strlen(de->d_name) == 24 &&
-		    !strcmp(de->d_name + 20, ".log") && n < max)
-			snprintf(names[n++], 64, "%s", de->d_name);
-	closedir(d);
-	qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
-	return n;
 }
 
 #endif
