@@ -269,6 +269,44 @@ static int parse_seg_name(const char *name, uint64_t *first)
 	return end == name + 20 ? 0 : -1;
 }
 
+static int max_index(void *arg, const struct frame *f)
+{
+	uint64_t *max = arg;
+
+	if ((f->magic == FRAME_CHECKPOINT || f->magic == FRAME_TRIM) && f->index > *max)
+		*max = f->index;
+	return 0;
+}
+
+/*
+ * Damage to the last committed group looks like a torn tail. A checkpoint or
+ * a trim is only ever written for committed records, so one beyond the
+ * durable end proves the cut-off records were committed (§5).
+ */
+static int check_evidence(struct chain *c, const char *name, struct errmsg *em)
+{
+	static const char *const logs[] = { "checkpoints.log", "trims.log" };
+	uint64_t max = 0;
+	off_t end;
+	bool bad;
+	int ret;
+
+	for (int i = 0; i < 2; i++) {
+		ret = log_scan(c, logs[i], max_index, &max, &end, &bad, em);
+		if (ret)
+			return ret;
+	}
+	if (c->corrupt || max <= c->durable)
+		return 0;
+	c->corrupt = true;
+	c->corrupt_at = c->durable_end;
+	snprintf(c->corrupt_why, sizeof(c->corrupt_why),
+		 "chain %.40s: %.24s is corrupt at byte offset %lld: records %llu..%llu were committed (the checkpoint or trim log says so) but are not readable",
+		 c->meta.chain, name, (long long)c->durable_end,
+		 (unsigned long long)c->durable, (unsigned long long)max - 1);
+	return 0;
+}
+
 int chain_load_segments(struct chain *c, struct errmsg *em)
 {
 	char name[64];
@@ -331,7 +369,7 @@ int chain_load_segments(struct chain *c, struct errmsg *em)
 		snprintf(c->corrupt_why, sizeof(c->corrupt_why),
 			 "chain %.40s: %.24s is corrupt at byte offset %lld: %.100s",
 			 c->meta.chain, name, (long long)sc.corrupt_at, sc.why);
-	return 0;
+	return check_evidence(c, name, em);
 }
 
 static void chain_uuid(const char *id, uint8_t out[16])
@@ -612,6 +650,11 @@ int chain_commit(struct chain *c, struct errmsg *em)
 	return 0;
 }
 
+int chain_check(const struct chain *c, struct errmsg *em)
+{
+	return c->corrupt ? errmsg_set(em, -EBADMSG, "%s", c->corrupt_why) : 0;
+}
+
 uint64_t chain_count(const struct chain *c)
 {
 	return c->count;
@@ -745,7 +788,7 @@ int chain_iter_next(struct chain_iter *it, struct ima_record *rec,
 		off_t at = it->rb.off;
 
 		if (it->next >= it->stop)
-			return 0;
+			return it->c->corrupt ? errmsg_set(em, -EBADMSG, "%s", it->c->corrupt_why) : 0;
 		if (last && at >= it->stop_off)
 			return corrupt(it, at, "records missing before the durable end", em);
 		n = rb_frame(&it->rb, &f);

@@ -176,6 +176,10 @@ int full_list_open(struct chain *c, const struct full_list_opts *o,
 	struct full_list *fl;
 	int ret;
 
+	/* a list with a hole is no list: refuse rather than stop short */
+	ret = chain_check(c, em);
+	if (ret)
+		return ret;
 	fl = calloc(1, sizeof(*fl));
 	if (!fl)
 		return -ENOMEM;

@@ -81,6 +81,8 @@ int chain_add_boot(struct chain *c, const char *boot_id, uint64_t first_index,
 		   struct errmsg *em);
 
 void chain_close(struct chain *c);
+/* -EBADMSG, naming file and offset, if committed data is damaged. */
+int chain_check(const struct chain *c, struct errmsg *em);
 const struct chain_meta *chain_meta(const struct chain *c);
 
 /*

@@ -1,0 +1,160 @@
+#!/bin/bash
+# The store through the CLI, on lists captured from real kernels: each list
+# fed in pieces (as deletions from the kernel would cut it) must export
+# exactly the kernel's bytes for every bank, with and without a kernel
+# tail; import refuses overlaps and gaps; fsck finds damage; status reports.
+set -u
+cd "$(dirname "$0")/../.."
+IM=$PWD/${OUT:-build}/imastore
+LISTTOOL=tests/cli/ima_list.py
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "  FAIL: $desc"
+	fi
+}
+
+width_of() {
+	case $1 in sha1) echo 20 ;; sha256) echo 32 ;; sha384) echo 48 ;; sha512) echo 64 ;; esac
+}
+
+# split LIST WIDTH OUTPREFIX CUT...: pieces at the given record indexes
+split_list() {
+	local list=$1 w=$2 out=$3
+	shift 3
+	python3 - "$list" "$w" "$out" "$@" <<'PY'
+import sys
+sys.path.insert(0, "tests/cli")
+import ima_list
+path, w, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+cuts = [int(c) for c in sys.argv[4:]]
+buf = open(path, "rb").read()
+offs = [o for o, _, _ in ima_list.records(buf, w)] + [len(buf)]
+edges = [0] + [offs[c] for c in cuts if c < len(offs) - 1] + [len(buf)]
+for i in range(len(edges) - 1):
+    open("%s.%d" % (out, i), "wb").write(buf[edges[i]:edges[i + 1]])
+PY
+}
+
+for d in tests/fixtures/deb72-*/; do
+	d=${d%/}
+	name=${d##*/}
+	fmt=$(sed -n 's/^template_fmt=//p' "$d/meta")
+	tf=()
+	[ -n "$fmt" ] && tf=(--template-fmt "$fmt")
+	for stored in sha256 sha1; do
+		st=$tmp/store-$name-$stored
+		w=$(width_of $stored)
+		list=$d/binary_runtime_measurements_$stored
+		n=$(python3 "$LISTTOOL" count "$list" "$w")
+		split_list "$list" "$w" "$tmp/piece" 1 $((n / 3)) $((n / 2))
+		check "$name: import of 4 pieces ($stored bank)" \
+			"$IM" import --store "$st" --boot "boot-$name" "${tf[@]}" \
+			"$tmp/piece.0" "$tmp/piece.1" "$tmp/piece.2" "$tmp/piece.3"
+		for bank in sha1 sha256 sha384 sha512; do
+			check "$name: export --bank $bank from the $stored store is the kernel's list" \
+				cmp -s <("$IM" export --store "$st" --boot "boot-$name" --bank $bank) \
+				"$d/binary_runtime_measurements_$bank"
+			check "$name: export --bank $bank --format ascii is the kernel's ASCII list" \
+				cmp -s <("$IM" export --store "$st" --boot "boot-$name" --bank $bank --format ascii) \
+				"$d/ascii_runtime_measurements_$bank"
+		done
+		k=$((n / 2))
+		check "$name: export --from $k --count 3 is records $k..$((k + 2))" \
+			cmp -s <("$IM" export --store "$st" --boot "boot-$name" --from $k --count 3) \
+			<(python3 - "$list" "$w" $k <<'PY'
+import sys
+sys.path.insert(0, "tests/cli")
+import ima_list
+buf = open(sys.argv[1], "rb").read()
+r = list(ima_list.records(buf, int(sys.argv[2])))
+k = int(sys.argv[3])
+sys.stdout.buffer.write(buf[r[k][0]:r[k + 2][0] + r[k + 2][1]])
+PY
+)
+		check "$name: fsck of a good store says 0 errors" \
+			"$IM" fsck --store "$st" -q
+	done
+
+	# the kernel still holds the tail: store the head, export adds the rest
+	st=$tmp/tail-$name
+	list=$d/binary_runtime_measurements_sha256
+	n=$(python3 "$LISTTOOL" count "$list" 32)
+	split_list "$list" 32 "$tmp/head" $((n / 2))
+	mkdir -p "$tmp/sfs-$name"
+	for bank in sha1 sha256 sha384 sha512; do
+		cp "$d/binary_runtime_measurements_$bank" "$tmp/sfs-$name/"
+	done
+	echo "boot-now-$name" >"$tmp/bootid"
+	export IMASTORE_BOOT_ID_FILE=$tmp/bootid IMASTORE_SECURITYFS=$tmp/sfs-$name
+	check "$name: import of the head for the running boot" \
+		"$IM" import --store "$st" "${tf[@]}" "$tmp/head.0"
+	for bank in sha1 sha256 sha384 sha512; do
+		check "$name: export (store + kernel tail) --bank $bank is the kernel's list" \
+			cmp -s <("$IM" export --store "$st" --bank $bank) "$d/binary_runtime_measurements_$bank"
+	done
+	pcrs=()
+	for p in "$d"/pcrs-*.txt; do a=${p##*/pcrs-}; pcrs+=(--pcrs "${a%.txt},$p"); done
+	check "$name: verify --store (store + kernel tail) matches the guest's PCRs" \
+		"$IM" verify -q --store "$st" "${pcrs[@]}"
+	check "$name: verify --store --no-kernel does not" \
+		eval '! "$IM" verify -q --store "$st" --no-kernel "${pcrs[@]}"'
+	# a kernel list that does not continue the store is refused
+	cp "$tmp/head.1" "$tmp/sfs-$name/binary_runtime_measurements_sha256"
+	check "$name: export refuses a kernel list that does not continue the store" \
+		eval '! "$IM" export --store "$st" >/dev/null 2>&1'
+	unset IMASTORE_BOOT_ID_FILE IMASTORE_SECURITYFS
+done
+
+# import refuses what it can tell is wrong, and keeps nothing of it
+d=tests/fixtures/deb72-ima-ng
+list=$d/binary_runtime_measurements_sha256
+n=$(python3 "$LISTTOOL" count "$list" 32)
+split_list "$list" 32 "$tmp/p" 5
+st=$tmp/refuse
+check "import: a list not starting with boot_aggregate on an empty chain is refused" \
+	eval '! "$IM" import --store "$st" --boot b "$tmp/p.1" 2>/dev/null'
+"$IM" import --store "$st" --boot b "$tmp/p.0" "$tmp/p.1"
+check "import: the same piece again is an overlap" \
+	eval '! "$IM" import --store "$st" --boot b "$tmp/p.1" 2>"$tmp/err" && grep -q "already stored" "$tmp/err"'
+check "import: a new boot_aggregate on a chain is refused" \
+	eval '! "$IM" import --store "$st" --boot b "$tmp/p.0" 2>/dev/null'
+python3 "$LISTTOOL" mutate "$list" 32 "$tmp/bad" data 3
+check "import: a record that does not hash to its digest is refused" \
+	eval '! "$IM" import --store "$st" --boot c "$tmp/bad" 2>"$tmp/err" && grep -q "record 3" "$tmp/err"'
+check "import: nothing of a refused list is kept" \
+	eval '! "$IM" export --store "$st" --boot c >/dev/null 2>&1 || [ ! -s "$("$IM" export --store "$st" --boot c 2>/dev/null | head -c1)" ]'
+check "status --json parses and counts the records" \
+	python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+c = [c for c in s["chains"] if c["chain"] == "b"][0]
+assert c["records"] == int(sys.argv[1]), c
+assert c["last_index"] == int(sys.argv[1]) - 1
+assert s["free_bytes"] > 0
+' "$n" < <("$IM" status --store "$st" --json)
+
+# fsck finds a flipped byte in committed data, names the file and offset
+seg=$(ls "$st"/chains/b/seg-*.log | head -1)
+printf 'X' | dd of="$seg" bs=1 seek=200 conv=notrunc status=none
+"$IM" fsck --store "$st" --boot b >"$tmp/fsck" 2>&1
+st_fsck=$?
+check "fsck: a flipped byte is an error (exit 1) with file and offset" \
+	eval '[ $st_fsck = 1 ] && grep -q "seg-0000000000000000.log: corrupt at byte offset" "$tmp/fsck"'
+check "export of a corrupt chain fails naming the offset" \
+	eval '! "$IM" export --store "$st" --boot b >/dev/null 2>"$tmp/err" && grep -q "corrupt at byte offset" "$tmp/err"'
+chmod 0755 "$st"
+check "a store readable by others is refused" \
+	eval '! "$IM" status --store "$st" 2>"$tmp/err" && grep -q -- "--insecure" "$tmp/err"'
+check "--insecure opens it" "$IM" status --store "$st" --insecure -j >/dev/null
+
+echo "store cli: $pass passed, $fail failed"
+[ $fail = 0 ]

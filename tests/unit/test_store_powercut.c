@@ -1,0 +1,1136 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Power-cut simulation of the store (docs/store-format.md §5). A store_io
+ * table records every write, truncate, fsync and name change the store
+ * makes while a workload appends and commits (and writes checkpoints and
+ * trims, adds a boot, reopens). Then, for every cut point (after each
+ * recorded call), the directory is rebuilt as a disk could hold it after
+ * losing power there:
+ *
+ *  - a file's content: everything up to its last completed fsync; later
+ *    writes and truncates partially: each 512-byte sector taken from the
+ *    synced state, from any later state, or zeroed, and the size anywhere
+ *    between (variants: all applied, none applied, random mixes);
+ *  - writes before an fsync that FAILED stay uncertain forever, even after
+ *    a later fsync succeeds (Linux drops those pages: "fsyncgate");
+ *  - names (create, rename, mkdir, symlink, unlink): those followed by an
+ *    fsync of their directory are there, of the others an in-order prefix.
+ *
+ * Then the rebuilt store is opened as reader and writer and checked: every
+ * record acknowledged durable before the cut is there exactly once, in
+ * order, byte-identical; nothing beyond what was appended; no half record;
+ * the writer opens (torn tail cut to the last commit) without reporting
+ * corruption and appends on; the replay of what is there equals the
+ * replay of the originals' first N. And a byte flipped in a committed
+ * group that a later committed group follows is reported (-EBADMSG naming
+ * the file and offset), never cut silently.
+ */
+#include <libgen.h>
+
+#include "store_test_util.h"
+
+#define SEG (4u << 10)
+#define SECTOR 512
+
+enum op_type {
+	OP_WRITE = 1, OP_TRUNC, OP_SYNC, OP_FAILSYNC, OP_DIRSYNC,
+	OP_CREATE, OP_RENAME, OP_MKDIR, OP_SYMLINK, OP_UNLINK, OP_RMDIR,
+	OP_MARK,
+};
+
+struct op {
+	enum op_type type;
+	int id;			/* model file */
+	off_t off;		/* write offset, truncate length */
+	size_t len;
+	uint8_t *data;
+	bool limbo;		/* a write before a failed fsync */
+	char *path, *path2;	/* relative to the store root */
+	struct st_acks acks;	/* OP_MARK: what the writer was told so far */
+};
+
+static struct {
+	struct op *ops;
+	size_t n, cap;
+	char root[PATH_MAX];
+	size_t rootlen;
+	struct { dev_t dev; ino_t ino; int id; } inodes[4096];
+	unsigned ninodes;
+	int nids;
+	struct st_acks acks;
+	/* faults to inject while recording (0: none) */
+	unsigned long fail_sync_at, fail_write_at;
+	unsigned long syncs, writes;
+	unsigned failed_syncs, failed_writes;
+	char bypass[256];	/* a call the model could not place */
+} rec;
+
+static struct op *new_op(enum op_type t)
+{
+	struct op *o;
+
+	if (rec.n == rec.cap) {
+		rec.cap = rec.cap ? rec.cap * 2 : 1024;
+		rec.ops = realloc(rec.ops, rec.cap * sizeof(*rec.ops));
+		assert_non_null(rec.ops);
+	}
+	o = &rec.ops[rec.n++];
+	memset(o, 0, sizeof(*o));
+	o->type = t;
+	o->id = -1;
+	return o;
+}
+
+static void mark(void)
+{
+	new_op(OP_MARK)->acks = rec.acks;
+}
+
+/* Path of an fd or of dirfd/name, relative to the root ("" = root). NULL: outside. */
+static char *rel_path(int dirfd, const char *name)
+{
+	char p[PATH_MAX], l[64], *out;
+	ssize_t n;
+
+	if (name && name[0] == '/') {
+		snprintf(p, sizeof(p), "%s", name);
+	} else {
+		if (dirfd == AT_FDCWD) {
+			if (!getcwd(p, sizeof(p)))
+				return NULL;
+		} else {
+			snprintf(l, sizeof(l), "/proc/self/fd/%d", dirfd);
+			n = readlink(l, p, sizeof(p) - 1);
+			if (n < 0)
+				return NULL;
+			p[n] = 0;
+		}
+		if (name && name[0]) {
+			size_t k = strlen(p);
+
+			snprintf(p + k, sizeof(p) - k, "/%s", name);
+		}
+	}
+	if (strncmp(p, rec.root, rec.rootlen) || (p[rec.rootlen] && p[rec.rootlen] != '/'))
+		return NULL;
+	out = strdup(p[rec.rootlen] ? p + rec.rootlen + 1 : "");
+	assert_non_null(out);
+	return out;
+}
+
+static int id_of(dev_t dev, ino_t ino)
+{
+	for (unsigned i = 0; i < rec.ninodes; i++)
+		if (rec.inodes[i].dev == dev && rec.inodes[i].ino == ino)
+			return rec.inodes[i].id;
+	return -1;
+}
+
+static int bind_inode(dev_t dev, ino_t ino)
+{
+	for (unsigned i = 0; i < rec.ninodes; i++)
+		if (rec.inodes[i].dev == dev && rec.inodes[i].ino == ino) {
+			rec.inodes[i].id = rec.nids++;	/* inode number reused */
+			return rec.inodes[i].id;
+		}
+	assert_true(rec.ninodes < 4096);
+	rec.inodes[rec.ninodes].dev = dev;
+	rec.inodes[rec.ninodes].ino = ino;
+	rec.inodes[rec.ninodes].id = rec.nids++;
+	return rec.inodes[rec.ninodes++].id;
+}
+
+static int fd_id(int fd)
+{
+	struct stat sb;
+	int id;
+
+	if (fstat(fd, &sb))
+		return -1;
+	id = id_of(sb.st_dev, sb.st_ino);
+	if (id < 0 && !rec.bypass[0]) {
+		char *p = rel_path(fd, NULL);
+
+		snprintf(rec.bypass, sizeof(rec.bypass),
+			 "write to %s, a file not opened through store_io", p ? p : "?");
+		free(p);
+	}
+	return id;
+}
+
+static int r_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct stat sb;
+	bool existed = !fstatat(dirfd, path, &sb, 0);
+	int fd = openat(dirfd, path, flags, mode);
+	char *rp;
+
+	if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode))
+		return fd;
+	rp = rel_path(dirfd, path);
+	if (!rp)
+		return fd;
+	if (!existed) {
+		struct op *o = new_op(OP_CREATE);
+
+		o->id = bind_inode(sb.st_dev, sb.st_ino);
+		o->path = rp;
+	} else {
+		int id = id_of(sb.st_dev, sb.st_ino);
+
+		free(rp);
+		if (id < 0)
+			return fd;	/* a file from before recording: not ours */
+		if (flags & O_TRUNC) {
+			struct op *o = new_op(OP_TRUNC);
+
+			o->id = id;
+			o->off = 0;
+		}
+	}
+	return fd;
+}
+
+/* Faults are injected into the active segment only (a .log, not .tmp). */
+static bool is_segment(int fd)
+{
+	char *p = rel_path(fd, NULL);
+	size_t l = p ? strlen(p) : 0;
+	bool r = p && strstr(p, "/seg-") && l > 4 && !strcmp(p + l - 4, ".log");
+
+	free(p);
+	return r;
+}
+
+static ssize_t r_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+	struct op *o;
+	int id = fd_id(fd);
+
+	if (rec.fail_write_at && is_segment(fd))
+		rec.writes++;
+	if (rec.fail_write_at && rec.writes == rec.fail_write_at && !rec.failed_writes) {
+		/* half of it lands, then the disk is full */
+		size_t half = len / 2;
+
+		rec.failed_writes++;
+		if (half) {
+			n = pwrite(fd, buf, half, off);
+			if (n > 0 && id >= 0) {
+				o = new_op(OP_WRITE);
+				o->id = id;
+				o->off = off;
+				o->len = (size_t)n;
+				o->data = malloc((size_t)n);
+				memcpy(o->data, buf, (size_t)n);
+			}
+			return n;
+		}
+		errno = ENOSPC;
+		return -1;
+	}
+	if (rec.fail_write_at && rec.writes == rec.fail_write_at + 1 && rec.failed_writes == 1) {
+		rec.failed_writes++;
+		errno = ENOSPC;	/* the retry of the rest */
+		return -1;
+	}
+	n = pwrite(fd, buf, len, off);
+	if (n <= 0 || id < 0)
+		return n;
+	o = new_op(OP_WRITE);
+	o->id = id;
+	o->off = off;
+	o->len = (size_t)n;
+	o->data = malloc((size_t)n);
+	assert_non_null(o->data);
+	memcpy(o->data, buf, (size_t)n);
+	return n;
+}
+
+static int r_sync(int fd)
+{
+	struct stat sb;
+	struct op *o;
+
+	if (fstat(fd, &sb))
+		return -1;
+	if (S_ISDIR(sb.st_mode)) {
+		char *p = rel_path(fd, NULL);
+
+		if (p) {
+			o = new_op(OP_DIRSYNC);
+			o->path = p;
+		}
+		return 0;
+	}
+	if (rec.fail_sync_at && is_segment(fd))
+		rec.syncs++;
+	if (rec.fail_sync_at && rec.syncs == rec.fail_sync_at && !rec.failed_syncs) {
+		int id = fd_id(fd);
+
+		/* EIO: the pages written since the last good fsync are in limbo */
+		for (size_t i = rec.n; i-- > 0;) {
+			if (rec.ops[i].id != id)
+				continue;
+			if (rec.ops[i].type == OP_SYNC)
+				break;
+			if (rec.ops[i].type == OP_WRITE)
+				rec.ops[i].limbo = true;
+		}
+		o = new_op(OP_FAILSYNC);
+		o->id = id;
+		rec.failed_syncs++;
+		errno = EIO;
+		return -1;
+	}
+	o = new_op(OP_SYNC);
+	o->id = fd_id(fd);
+	return 0;
+}
+
+static int r_ftruncate(int fd, off_t len)
+{
+	int r = ftruncate(fd, len), id;
+	struct op *o;
+
+	if (r)
+		return r;
+	id = fd_id(fd);
+	if (id >= 0) {
+		o = new_op(OP_TRUNC);
+		o->id = id;
+		o->off = len;
+	}
+	return 0;
+}
+
+static int r_renameat(int od, const char *op, int nd, const char *np)
+{
+	char *a = rel_path(od, op), *b = rel_path(nd, np);
+	int r = renameat(od, op, nd, np);
+
+	if (!r && a && b) {
+		struct op *o = new_op(OP_RENAME);
+
+		o->path = a;
+		o->path2 = b;
+		return 0;
+	}
+	free(a);
+	free(b);
+	return r;
+}
+
+static int r_mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	int r = mkdirat(dirfd, path, mode);
+	char *p;
+
+	if (r)
+		return r;
+	p = rel_path(dirfd, path);
+	if (p && p[0])
+		new_op(OP_MKDIR)->path = p;
+	else
+		free(p);
+	return 0;
+}
+
+static int r_symlinkat(const char *target, int dirfd, const char *path)
+{
+	int r = symlinkat(target, dirfd, path);
+	char *p;
+
+	if (r)
+		return r;
+	p = rel_path(dirfd, path);
+	if (p) {
+		struct op *o = new_op(OP_SYMLINK);
+
+		o->path = p;
+		o->path2 = strdup(target);
+	}
+	return 0;
+}
+
+static int r_unlinkat(int dirfd, const char *path, int flags)
+{
+	char *p = rel_path(dirfd, path);
+	int r = unlinkat(dirfd, path, flags);
+
+	if (!r && p) {
+		new_op(flags & AT_REMOVEDIR ? OP_RMDIR : OP_UNLINK)->path = p;
+		return 0;
+	}
+	free(p);
+	return r;
+}
+
+static const struct store_io rec_io = {
+	.openat = r_openat, .pwrite = r_pwrite, .fdatasync = r_sync,
+	.fsync = r_sync, .ftruncate = r_ftruncate, .renameat = r_renameat,
+	.mkdirat = r_mkdirat, .symlinkat = r_symlinkat, .unlinkat = r_unlinkat,
+	.failpoint = NULL,
+};
+
+static void rec_reset(void)
+{
+	for (size_t i = 0; i < rec.n; i++) {
+		free(rec.ops[i].data);
+		free(rec.ops[i].path);
+		free(rec.ops[i].path2);
+	}
+	free(rec.ops);
+	memset(&rec, 0, sizeof(rec));
+}
+
+/* ---- the workload, recorded ---- */
+
+static void commit_or_retry(struct chain *c, uint64_t from, uint64_t to)
+{
+	struct errmsg em = { "" };
+	uint64_t durable = chain_durable(c);
+	int err;
+
+	rec.acks.pending = to > rec.acks.pending ? to : rec.acks.pending;
+	mark();
+	err = st_append_range(c, from, to, &em);
+	if (!err)
+		err = chain_commit(c, &em);
+	if (err) {
+		/* an injected fault: nothing new durable, then the same records again */
+		assert_int_equal(chain_durable(c), durable);
+		assert_int_equal(chain_count(c), durable);
+		err = st_append_range(c, durable, to, &em);
+		if (!err)
+			err = chain_commit(c, &em);
+		if (err)
+			fail_msg("commit after an injected fault: %d %s", err, em.text);
+	}
+	rec.acks.acked = chain_durable(c);
+	mark();
+}
+
+static void workload(const char *dir, unsigned ngroups)
+{
+	struct errmsg em = { "" };
+	struct store *s;
+	struct chain *c;
+	uint64_t n = 0;
+	int err;
+
+	err = st_open_writer(dir, SEG, true, &s, &c, &em);
+	if (err)
+		fail_msg("create: %d %s", err, em.text);
+	rec.acks.created = 1;
+	mark();
+	for (unsigned g = 0; g < ngroups; g++) {
+		uint64_t k = st_logrange(1, 24);
+
+		commit_or_retry(c, n, n + k);
+		n += k;
+		if (g % 9 == 4) {
+			struct replay_state st;
+
+			assert_int_equal(st_replay_to(n, &st, &em), 0);
+			err = chain_checkpoint_write(c, &st, &em);
+			if (err)
+				fail_msg("checkpoint: %d %s", err, em.text);
+			rec.acks.ckpt_acked = n + 1;
+			mark();
+		}
+		if (g % 11 == 6) {
+			for (int ts = TRIM_INTENDED; ts <= TRIM_DONE; ts++) {
+				err = chain_trim_write(c, ST_CHAIN, n - 1, ts, &em);
+				if (err)
+					fail_msg("trim: %d %s", err, em.text);
+				rec.acks.trim_acked = (n - 1) * 4 + (uint64_t)ts;
+				mark();
+			}
+		}
+		if (g == ngroups / 2) {
+			err = chain_add_boot(c, ST_BOOT2, n, &em);
+			if (err)
+				fail_msg("add_boot: %d %s", err, em.text);
+			rec.acks.boot_acked = 1;
+			mark();
+			/* and the writer restarts */
+			st_close(s, c);
+			err = st_open_writer(dir, SEG, false, &s, &c, &em);
+			if (err)
+				fail_msg("reopen: %d %s", err, em.text);
+		}
+	}
+	st_close(s, c);
+}
+
+/* ---- rebuilding a directory at a cut ---- */
+
+struct node {
+	char *path;
+	int kind;	/* 'f', 'd', 'l' */
+	int id;
+	char *target;
+};
+
+struct ns {
+	struct node *v;
+	size_t n, cap;
+};
+
+static struct node *ns_find(struct ns *ns, const char *path)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		if (!strcmp(ns->v[i].path, path))
+			return &ns->v[i];
+	return NULL;
+}
+
+static void ns_del(struct ns *ns, const char *path)
+{
+	struct node *nd = ns_find(ns, path);
+
+	if (nd)
+		*nd = ns->v[--ns->n];
+}
+
+static void ns_add(struct ns *ns, const char *path, int kind, int id, char *target)
+{
+	ns_del(ns, path);
+	if (ns->n == ns->cap) {
+		ns->cap = ns->cap ? ns->cap * 2 : 64;
+		ns->v = realloc(ns->v, ns->cap * sizeof(*ns->v));
+	}
+	ns->v[ns->n++] = (struct node){ (char *)path, kind, id, target };
+}
+
+static void parent_of(const char *path, char *out, size_t len)
+{
+	const char *sl = strrchr(path, '/');
+
+	snprintf(out, len, "%.*s", sl ? (int)(sl - path) : 0, path);
+}
+
+static bool is_ns_op(enum op_type t)
+{
+	return t == OP_CREATE || t == OP_RENAME || t == OP_MKDIR ||
+	       t == OP_SYMLINK || t == OP_UNLINK || t == OP_RMDIR;
+}
+
+enum variant { V_ALL, V_NONE, V_RANDOM };
+
+/* Names at cut `cut` (ops [0, cut)). */
+static void build_ns(size_t cut, enum variant v, struct ns *ns)
+{
+	bool *durable = calloc(cut + 1, 1);
+	char synced[64][256], par[256];
+	unsigned nsynced = 0;
+	size_t nondurable = 0, keep, seen = 0;
+
+	/* walking back: a name op is durable if its directory is fsynced later */
+	for (size_t i = cut; i-- > 0;) {
+		struct op *o = &rec.ops[i];
+
+		if (o->type == OP_DIRSYNC && nsynced < 64)
+			snprintf(synced[nsynced++], 256, "%s", o->path);
+		if (!is_ns_op(o->type))
+			continue;
+		parent_of(o->path, par, sizeof(par));
+		for (unsigned k = 0; k < nsynced; k++)
+			if (!strcmp(synced[k], par)) {
+				durable[i] = true;
+				break;
+			}
+		if (durable[i] && o->type == OP_RENAME) {
+			parent_of(o->path2, par, sizeof(par));
+			durable[i] = false;
+			for (unsigned k = 0; k < nsynced; k++)
+				if (!strcmp(synced[k], par))
+					durable[i] = true;
+		}
+		if (!durable[i])
+			nondurable++;
+	}
+	keep = v == V_ALL ? nondurable : v == V_NONE ? 0 : st_range(0, nondurable);
+	for (size_t i = 0; i < cut; i++) {
+		struct op *o = &rec.ops[i];
+		struct node *nd;
+
+		if (!is_ns_op(o->type))
+			continue;
+		if (!durable[i] && seen++ >= keep)
+			continue;
+		switch (o->type) {
+		case OP_CREATE:
+			ns_add(ns, o->path, 'f', o->id, NULL);
+			break;
+		case OP_MKDIR:
+			if (!ns_find(ns, o->path))
+				ns_add(ns, o->path, 'd', -1, NULL);
+			break;
+		case OP_SYMLINK:
+			ns_add(ns, o->path, 'l', -1, o->path2);
+			break;
+		case OP_RENAME:
+			nd = ns_find(ns, o->path);
+			if (nd) {
+				struct node keepn = *nd;
+
+				ns_del(ns, o->path);
+				ns_add(ns, o->path2, keepn.kind, keepn.id, keepn.target);
+			}
+			break;
+		case OP_UNLINK:
+		case OP_RMDIR:
+			ns_del(ns, o->path);
+			break;
+		default:
+			break;
+		}
+	}
+	free(durable);
+}
+
+struct content {
+	uint8_t *b;
+	size_t size, cap;
+};
+
+static void c_apply(struct content *c, const struct op *o)
+{
+	if (o->type == OP_WRITE) {
+		size_t end = (size_t)o->off + o->len;
+
+		if (end > c->cap) {
+			c->cap = end * 2;
+			c->b = realloc(c->b, c->cap);
+		}
+		if ((size_t)o->off > c->size)
+			memset(c->b + c->size, 0, (size_t)o->off - c->size);
+		memcpy(c->b + o->off, o->data, o->len);
+		if (end > c->size)
+			c->size = end;
+	} else if (o->type == OP_TRUNC) {
+		size_t l = (size_t)o->off;
+
+		if (l > c->cap) {
+			c->cap = l * 2;
+			c->b = realloc(c->b, c->cap);
+		}
+		if (l > c->size)
+			memset(c->b + c->size, 0, l - c->size);
+		c->size = l;
+	}
+}
+
+static uint8_t c_byte(const struct content *c, size_t i)
+{
+	return i < c->size ? c->b[i] : 0;
+}
+
+/* Apply a write whose pages may never reach the disk: a random half of its sectors. */
+static void c_apply_limbo(struct content *c, const struct op *o, enum variant v)
+{
+	struct content old = { 0 };
+
+	old.b = malloc(c->size + 1);
+	memcpy(old.b, c->b, c->size);
+	old.size = old.cap = c->size;
+	c_apply(c, o);
+	for (size_t s = (size_t)o->off / SECTOR * SECTOR; s < (size_t)o->off + o->len; s += SECTOR) {
+		bool lost = v == V_NONE || (v == V_RANDOM && st_range(0, 1));
+
+		if (lost)
+			for (size_t i = s; i < s + SECTOR && i < c->size; i++)
+				c->b[i] = c_byte(&old, i);
+	}
+	free(old.b);
+}
+
+/* File `id` as the disk holds it at cut `cut`. */
+static void build_content(int id, size_t cut, enum variant v, struct content *out)
+{
+	struct content base = { 0 }, *vers = NULL;
+	size_t last_sync = SIZE_MAX, nv = 0, minsz, maxsz, size;
+
+	for (size_t i = 0; i < cut; i++)
+		if (rec.ops[i].id == id && rec.ops[i].type == OP_SYNC)
+			last_sync = i;
+	for (size_t i = 0; last_sync != SIZE_MAX && i <= last_sync; i++) {
+		const struct op *o = &rec.ops[i];
+
+		if (o->id != id)
+			continue;
+		if (o->type == OP_WRITE && o->limbo)
+			c_apply_limbo(&base, o, v);
+		else
+			c_apply(&base, o);
+	}
+	/* versions after the last fsync */
+	vers = calloc(cut + 2, sizeof(*vers));
+	vers[nv++] = base;
+	for (size_t i = last_sync == SIZE_MAX ? 0 : last_sync + 1; i < cut; i++) {
+		const struct op *o = &rec.ops[i];
+		struct content nx;
+
+		if (o->id != id || (o->type != OP_WRITE && o->type != OP_TRUNC))
+			continue;
+		nx.size = vers[nv - 1].size;
+		nx.cap = nx.size + 1;
+		nx.b = malloc(nx.cap);
+		memcpy(nx.b, vers[nv - 1].b, nx.size);
+		c_apply(&nx, o);
+		vers[nv++] = nx;
+	}
+	minsz = maxsz = vers[0].size;
+	for (size_t k = 1; k < nv; k++) {
+		if (vers[k].size < minsz)
+			minsz = vers[k].size;
+		if (vers[k].size > maxsz)
+			maxsz = vers[k].size;
+	}
+	if (v == V_ALL || nv == 1)
+		size = vers[nv - 1].size;
+	else if (v == V_NONE)
+		size = vers[0].size;
+	else {
+		unsigned r = (unsigned)st_range(0, 9);
+
+		size = r < 3 ? vers[nv - 1].size : r < 5 ? vers[0].size : st_range(minsz, maxsz);
+	}
+	out->size = size;
+	out->cap = size + 1;
+	out->b = calloc(1, out->cap);
+	for (size_t s = 0; s < size; s += SECTOR) {
+		size_t k;
+
+		if (v == V_ALL || nv == 1)
+			k = nv - 1;
+		else if (v == V_NONE)
+			k = 0;
+		else {
+			unsigned r = (unsigned)st_range(0, 9);
+
+			k = r < 4 ? nv - 1 : r < 7 ? 0 : r < 8 ? SIZE_MAX : st_range(0, nv - 1);
+		}
+		for (size_t i = s; i < s + SECTOR && i < size; i++)
+			out->b[i] = k == SIZE_MAX ? 0 : c_byte(&vers[k], i);
+	}
+	for (size_t k = 0; k < nv; k++)
+		free(vers[k].b);
+	free(vers);
+}
+
+static int cmp_len(const void *a, const void *b)
+{
+	const struct node *x = a, *y = b;
+
+	return (int)strlen(x->path) - (int)strlen(y->path);
+}
+
+static void materialize(size_t cut, enum variant v, const char *out)
+{
+	struct ns ns = { 0 };
+	char p[PATH_MAX];
+
+	build_ns(cut, v, &ns);
+	qsort(ns.v, ns.n, sizeof(*ns.v), cmp_len);
+	for (size_t i = 0; i < ns.n; i++) {
+		struct node *nd = &ns.v[i];
+		char par[PATH_MAX];
+		struct stat sb;
+
+		st_fmt(p, sizeof(p), "%s/%s", out, nd->path);
+		/* an entry whose directory did not survive is gone with it */
+		parent_of(p, par, sizeof(par));
+		if (stat(par, &sb))
+			continue;
+		if (nd->kind == 'd') {
+			mkdir(p, 0700);
+		} else if (nd->kind == 'l') {
+			if (symlink(nd->target, p))
+				abort();
+		} else {
+			struct content c = { 0 };
+			int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+			if (fd < 0)
+				abort();
+			build_content(nd->id, cut, v, &c);
+			if (c.size && pwrite(fd, c.b, c.size, 0) != (ssize_t)c.size)
+				abort();
+			close(fd);
+			free(c.b);
+		}
+	}
+	free(ns.v);
+}
+
+/* ---- checks ---- */
+
+static struct st_acks acks_at(size_t cut)
+{
+	struct st_acks a = { 0 };
+
+	for (size_t i = 0; i < cut; i++)
+		if (rec.ops[i].type == OP_MARK)
+			a = rec.ops[i].acks;
+	return a;
+}
+
+static bool msg_names(const char *msg, const char *file, const uint64_t *offs, unsigned n)
+{
+	char num[32];
+
+	if (!strstr(msg, file))
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%" PRIu64, offs[i]);
+		if (strstr(msg, num))
+			return true;
+		snprintf(num, sizeof(num), "%" PRIx64, offs[i]);
+		if (strstr(msg, num))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Read the chain from 0 as a reader: it must stop with -EBADMSG naming
+ * `file` and one of `offs` (at open or while reading), after only good
+ * records; never end quietly. 0 if so.
+ */
+static int expect_corrupt_reader(const char *dir, const char *file, const uint64_t *offs,
+				 unsigned noffs, char *why, size_t wl)
+{
+	struct errmsg em = { "" };
+	struct store *s;
+	struct chain *c;
+	struct chain_iter *it = NULL;
+	struct ima_record r;
+	uint64_t n = 0;
+	int err, ret = -1;
+
+	err = store_open(&s, dir, 0, &em);
+	if (err)
+		return st_why(why, wl, "reader store_open: %d %s", err, em.text);
+	err = store_chain_open(s, ST_CHAIN, &c, &em);
+	if (err) {
+		store_close(s);
+		if (err != -EBADMSG)
+			return st_why(why, wl, "reader chain_open: %d %s (want -EBADMSG)", err, em.text);
+		if (!msg_names(em.text, file, offs, noffs))
+			return st_why(why, wl, "chain_open's message does not name %s and offset %"
+				      PRIu64 ": %s", file, offs[0], em.text);
+		return 0;
+	}
+	err = chain_iter_open(c, 0, &it, &em);
+	while (!err && (err = chain_iter_next(it, &r, &em)) == 1) {
+		const uint8_t *raw;
+		size_t len;
+
+		st_rec(n, &raw, &len);
+		if (r.raw_len != len || memcmp(r.raw, raw, len)) {
+			st_why(why, wl, "record %" PRIu64 " differs before the corruption", n);
+			goto out;
+		}
+		n++;
+		err = 0;
+	}
+	if (err == 0) {
+		st_why(why, wl, "a damaged committed group in %s (offset %" PRIu64 ") went unreported: "
+		       "the reader ended quietly after %" PRIu64 " records", file, offs[0], n);
+		goto out;
+	}
+	if (err != -EBADMSG) {
+		st_why(why, wl, "reading: %d %s (want -EBADMSG)", err, em.text);
+		goto out;
+	}
+	if (!msg_names(em.text, file, offs, noffs)) {
+		st_why(why, wl, "message does not name %s and offset %" PRIu64 ": %s", file,
+		       offs[0], em.text);
+		goto out;
+	}
+	ret = 0;
+out:
+	chain_iter_free(it);
+	chain_close(c);
+	store_close(s);
+	return ret;
+}
+
+/* The writer must refuse (open, append or commit), and leave the file alone. */
+static int expect_corrupt_writer(const char *dir, const char *segpath, char *why, size_t wl)
+{
+	struct errmsg em = { "" };
+	struct store *s;
+	struct chain *c;
+	uint8_t *before, *after;
+	size_t nb = st_read_file(segpath, &before), na;
+	int err, ret = 0;
+
+	err = st_open_writer(dir, SEG, false, &s, &c, &em);
+	if (!err) {
+		uint64_t n = chain_count(c);
+
+		err = st_append_range(c, n, n + 1, &em);
+		if (!err)
+			err = chain_commit(c, &em);
+		if (!err)
+			ret = st_why(why, wl, "the writer appended after a damaged committed group");
+		st_close(s, c);
+	}
+	na = st_read_file(segpath, &after);
+	if (!ret && (na != nb || memcmp(before, after, na)))
+		ret = st_why(why, wl, "the writer changed %s (%zu -> %zu bytes) around a damaged "
+			     "committed group: %d %s", segpath, nb, na, err, em.text);
+	free(before);
+	free(after);
+	return ret;
+}
+
+static void flip(const char *path, size_t off)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	uint8_t b;
+
+	if (fd < 0 || pread(fd, &b, 1, (off_t)off) != 1)
+		abort();
+	b ^= (uint8_t)st_range(1, 255);
+	if (pwrite(fd, &b, 1, (off_t)off) != 1)
+		abort();
+	close(fd);
+}
+
+/* Offset of the frame holding byte `off` of a parsed segment. */
+static size_t frame_at(const struct st_seg *sg, size_t off)
+{
+	size_t pos = sg->hdr_end;
+	struct frame f;
+
+	while (pos < sg->good_end) {
+		long n = frame_check(sg->buf + pos, sg->size - pos, &f);
+
+		if (n <= 0 || pos + (size_t)n > off)
+			return pos;
+		pos += (size_t)n;
+	}
+	return pos;
+}
+
+static unsigned corruptions, sealed_corruptions;
+
+/* After recovery: damage a committed group that another follows; must be reported. */
+static int damage_last_segment(const char *dir, char *why, size_t wl)
+{
+	char names[512][64], p[PATH_MAX];
+	int ns = st_segments(dir, names, 512);
+	static struct st_seg sg;
+	uint64_t offs[3];
+	size_t g, off;
+	int r;
+
+	if (!ns)
+		return 0;
+	st_seg_path(p, sizeof(p), dir, names[ns - 1]);
+	st_seg_parse(p, &sg);
+	if (sg.ncommits < 2) {
+		st_seg_free(&sg);
+		return 0;
+	}
+	g = st_range(0, sg.ncommits - 2);
+	off = st_range(sg.group_start[g], sg.commit_end[g] - 1);
+	offs[0] = frame_at(&sg, off);
+	offs[1] = sg.group_start[g];
+	offs[2] = off;
+	st_seg_free(&sg);
+	flip(p, off);
+	corruptions++;
+	r = expect_corrupt_reader(dir, names[ns - 1], offs, 3, why, wl);
+	if (!r)
+		r = expect_corrupt_writer(dir, p, why, wl);
+	if (r) {
+		size_t l = strlen(why);
+
+		snprintf(why + l, wl - l, " [byte %zu flipped in group %zu of %s]", off, g,
+			 names[ns - 1]);
+	}
+	return r;
+}
+
+/* Damage a sealed segment: readers must report it, fsck too. */
+static int damage_sealed_segment(const char *dir, char *why, size_t wl)
+{
+	char names[512][64], p[PATH_MAX];
+	int ns = st_segments(dir, names, 512), k;
+	static struct st_seg sg;
+	struct fsck_report rep = { 0 };
+	struct errmsg em = { "" };
+	struct store *s;
+	struct chain *c;
+	uint64_t offs[2];
+	size_t off;
+	int r;
+
+	if (ns < 2)
+		return 0;
+	k = (int)st_range(0, (uint64_t)ns - 2);
+	st_seg_path(p, sizeof(p), dir, names[k]);
+	st_seg_parse(p, &sg);
+	if (sg.ncommits < 1 || sg.good_end <= sg.hdr_end) {
+		st_seg_free(&sg);
+		return 0;
+	}
+	off = st_range(sg.hdr_end, sg.good_end - 1);
+	offs[0] = frame_at(&sg, off);
+	offs[1] = off;
+	st_seg_free(&sg);
+	flip(p, off);
+	sealed_corruptions++;
+	r = expect_corrupt_reader(dir, names[k], offs, 2, why, wl);
+	if (r)
+		return r;
+	r = store_open(&s, dir, 0, &em);
+	if (!r)
+		r = store_chain_open(s, ST_CHAIN, &c, &em);
+	if (r)
+		return st_why(why, wl, "open for fsck: %d %s", r, em.text);
+	chain_fsck(c, &rep, NULL, NULL);
+	chain_close(c);
+	store_close(s);
+	if (!rep.errors)
+		return st_why(why, wl, "fsck found no error in %s with byte %zu flipped", names[k], off);
+	return 0;
+}
+
+static unsigned long n_checks, n_cuts;
+
+static unsigned long n_bad;
+
+static void check_cut(size_t cut, enum variant v, const char *what)
+{
+	char dir[PATH_MAX], why[1024] = "";
+	struct st_acks a = acks_at(cut);
+	uint64_t n;
+	int r;
+
+	st_tmpdir(dir, sizeof(dir), "cut");
+	materialize(cut, v, dir);
+	r = st_check_recovered(dir, &a, 0, SEG, &n, cut % 3 == 0, why, sizeof(why));
+	if (!r && cut % 2 == 0)
+		r = damage_last_segment(dir, why, sizeof(why));
+	else if (!r && cut % 5 == 1)
+		r = damage_sealed_segment(dir, why, sizeof(why));
+	n_checks++;
+	if (r) {
+		const struct op *o = cut ? &rec.ops[cut - 1] : NULL;
+
+		/* go on: the report lists the first failures, the rebuilt stores kept */
+		if (++n_bad <= 12) {
+			print_error("%s: cut after call %zu/%zu (%d %s), %s variant, acked %" PRIu64
+				    ", pending %" PRIu64 ": %s (rebuilt store kept in %s)\n", what,
+				    cut, rec.n, o ? (int)o->type : 0, o && o->path ? o->path : "",
+				    v == V_ALL ? "all" : v == V_NONE ? "none" : "random", a.acked,
+				    a.pending, why, dir);
+			return;
+		}
+	}
+	st_rm_rf(dir);
+}
+
+/* Run the workload with the recording table (and the faults asked for). */
+static void record(const char *dir, unsigned ngroups, unsigned long fail_sync_at,
+		   unsigned long fail_write_at)
+{
+	rec_reset();
+	snprintf(rec.root, sizeof(rec.root), "%s", dir);
+	rec.rootlen = strlen(dir);
+	rec.fail_sync_at = fail_sync_at;
+	rec.fail_write_at = fail_write_at;
+	store_io = &rec_io;
+	workload(dir, ngroups);
+	store_io = st_io_fast();
+	if (rec.bypass[0])
+		fail_msg("the store bypassed store_io: %s", rec.bypass);
+}
+
+/* Every cut point: all pending applied, none, and `randoms` random mixes. */
+static void check_all_cuts(const char *what, unsigned randoms)
+{
+	unsigned long checks0 = n_checks;
+
+	n_bad = 0;
+	for (size_t cut = 0; cut <= rec.n; cut++) {
+		if (cut && rec.ops[cut - 1].type == OP_MARK)
+			continue;	/* same disk as the cut before */
+		n_cuts++;
+		check_cut(cut, V_ALL, what);
+		check_cut(cut, V_NONE, what);
+		for (unsigned k = 0; k < randoms; k++)
+			check_cut(cut, V_RANDOM, what);
+	}
+	if (n_bad)
+		fail_msg("%s: %lu of %lu rebuilt stores are wrong", what, n_bad,
+			 n_checks - checks0);
+}
+
+static void test_powercut(void **state)
+{
+	char dir[PATH_MAX];
+	struct timespec t0, t1;
+	unsigned randoms = RUNNING_ON_VALGRIND ? 1 : 3;
+
+	(void)state;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st_tmpdir(dir, sizeof(dir), "rec");
+	record(dir, st_runs(40), 0, 0);
+	fprintf(stderr, "recorded %zu calls\n", rec.n);
+	check_all_cuts("power cut", randoms);
+	st_rm_rf(dir);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fprintf(stderr, "%lu cut points, %lu rebuilt stores checked, %u committed groups and "
+		"%u sealed segments damaged and reported\n", n_cuts, n_checks, corruptions,
+		sealed_corruptions);
+}
+
+/* A failed fsync (EIO) mid-way: the writer must write the group again. */
+static void test_powercut_after_failed_fsync(void **state)
+{
+	char dir[PATH_MAX];
+
+	(void)state;
+	st_tmpdir(dir, sizeof(dir), "rec");
+	record(dir, st_runs(16), 9, 0);
+	assert_int_equal(rec.failed_syncs, 1);
+	fprintf(stderr, "recorded %zu calls, the 9th segment fsync failed\n", rec.n);
+	check_all_cuts("power cut after a failed fsync", RUNNING_ON_VALGRIND ? 1 : 4);
+	st_rm_rf(dir);
+}
+
+/* A write that ends in ENOSPC half-way: the writer must cut it back. */
+static void test_powercut_after_failed_write(void **state)
+{
+	char dir[PATH_MAX];
+
+	(void)state;
+	st_tmpdir(dir, sizeof(dir), "rec");
+	record(dir, st_runs(16), 0, 14);
+	assert_int_equal(rec.failed_writes, 2);
+	fprintf(stderr, "recorded %zu calls, the 14th segment write failed half-way\n", rec.n);
+	check_all_cuts("power cut after a failed write", RUNNING_ON_VALGRIND ? 1 : 4);
+	st_rm_rf(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_powercut, st_t0, st_t1),
+		cmocka_unit_test_setup_teardown(test_powercut_after_failed_fsync, st_t0, st_t1),
+		cmocka_unit_test_setup_teardown(test_powercut_after_failed_write, st_t0, st_t1),
+	};
+
+	st_init("test_store_powercut");
+	store_io = st_io_fast();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
