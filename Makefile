@@ -23,7 +23,7 @@ endif
 
 PKGS := libcrypto tss2-esys tss2-tctildr tss2-rc libbpf zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lz -lpthread
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lisal -lz -lpthread
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
@@ -50,7 +50,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -isystem vmlinux -Iinclude 
 .PHONY: all deps test unit-test asan-test valgrind-test cli-test guest-test \
 	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man
 
-all: $(OUT)/imastore $(UNIT_BINS) $(OUT)/tools/mklist man
+all: $(OUT)/imastore $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench man
 
 $(OUT)/%.o: %.c $(BPF_SKELS) $(wildcard user/lib/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -86,7 +86,7 @@ DEB_PKGS := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev 
 	zlib1g-dev libssl-dev openssl libtss2-dev libtss2-tcti-swtpm0 libcmocka-dev \
 	libfuse3-dev swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
 	libclang-rt-14-dev scdoc tpm2-tools keyutils cpio gzip xz-utils zstd valgrind \
-	e2fsprogs attr python3 ca-certificates time
+	e2fsprogs attr python3 ca-certificates time libisal-dev
 deps:
 	@tests/deps.sh $(DEB_PKGS)
 

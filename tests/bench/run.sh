@@ -12,13 +12,17 @@ best_of() {	# best_of RUNS CMD...: fastest wall time in seconds
 	local runs=$1 best= t
 	shift
 	for _ in $(seq "$runs"); do
-		t=$( { /usr/bin/time -f %e "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+		/usr/bin/time -f %e -o "$dir/time.out" "$@" >/dev/null 2>&1
+		t=$(tail -1 "$dir/time.out")
 		best=$(echo "$t ${best:-$t}" | awk '{print ($1 < $2) ? $1 : $2}')
 	done
 	echo "$best"
 }
 
-peak_rss_kb() { { /usr/bin/time -f %M "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1; }
+peak_rss_kb() {
+	/usr/bin/time -f %M -o "$dir/time.out" "$@" >/dev/null 2>&1
+	tail -1 "$dir/time.out"
+}
 
 list() {	# list N: a synthetic sha1-bank ima-ng list + PCR files
 	local f=$dir/list-$1
@@ -63,3 +67,43 @@ r_small=$(peak_rss_kb "$OUT/imastore" verify -q "$small.bin" --pcrs "sha1,$small
 r_big=$(peak_rss_kb "$OUT/imastore" verify -q "$f.bin" $pcrs)
 awk -v s="$r_small" -v b="$r_big" -v n="$N" 'BEGIN {
 	printf "10000 records: %d KB; %d records: %d KB; ratio %.2f (flat = 1.0)\n", s, n, b, b / s }'
+
+echo "== store: append with group commit vs dd conv=fsync of the same bytes"
+big256=$dir/list256-$N
+[ -s "$big256.bin" ] || "$OUT/tools/mklist" -n "$N" -b sha256 >"$big256.bin"
+st=$dir/store
+rm -rf "$st"
+t_app=$("$OUT/tools/storebench" "$big256.bin" "$st" 0)
+segs=$(ls "$st"/chains/bench/seg-*.log)
+bytes=$(cat $segs | wc -c)
+cat $segs >"$dir/segments.bin"
+t_dd=$(best_of 1 dd if="$dir/segments.bin" of="$dir/dd.out" bs=1M conv=fsync)
+awk -v a="$t_app" -v d="$t_dd" -v b="$bytes" -v n="$N" 'BEGIN {
+	printf "append (group commit: one fdatasync per 4 MiB): %.2f s, %.0f records/s, %.0f MB/s\n", a, n / a, b / a / 1e6
+	printf "dd conv=fsync of the same %d bytes: %.2f s\n", b, d
+	printf "ratio append/dd throughput: %.2fx (target >= 0.5x)\n", d / a }'
+
+echo "== store: export vs cat of the segment files"
+t_cat=$(best_of 3 cat $segs)
+t_exp=$(best_of 3 "$OUT/imastore" export --store "$st" --insecure --boot bench --no-kernel)
+awk -v e="$t_exp" -v c="$t_cat" -v n="$N" 'BEGIN {
+	printf "export: %.2f s (%.0f records/s); cat: %.2f s; ratio export/cat throughput: %.2fx (target >= 0.8x)\n",
+		e, n / e, c, c / e }'
+
+echo "== peak RSS of export and verify --store at 10000 vs $N records"
+small256=$dir/list256-10000
+[ -s "$small256.bin" ] || "$OUT/tools/mklist" -n 10000 -b sha256 -p "$small256" >"$small256.bin"
+[ -s "$big256-sha256.txt" ] || "$OUT/tools/mklist" -n "$N" -b sha256 -p "$big256" >/dev/null
+rm -rf "$dir/store-small"
+"$OUT/tools/storebench" "$small256.bin" "$dir/store-small" 4096 >/dev/null
+for what in export verify; do
+	if [ $what = export ]; then
+		rs=$(peak_rss_kb "$OUT/imastore" export --store "$dir/store-small" --boot bench --no-kernel)
+		rb=$(peak_rss_kb "$OUT/imastore" export --store "$st" --boot bench --no-kernel)
+	else
+		rs=$(peak_rss_kb "$OUT/imastore" verify --store "$dir/store-small" --boot bench --no-kernel --pcrs "sha256,$small256-sha256.txt")
+		rb=$(peak_rss_kb "$OUT/imastore" verify --store "$st" --boot bench --no-kernel --pcrs "sha256,$big256-sha256.txt")
+	fi
+	awk -v w=$what -v s="$rs" -v b="$rb" -v n="$N" 'BEGIN {
+		printf "%s: 10000 records %d KB, %d records %d KB, ratio %.2f (flat = 1.0)\n", w, s, n, b, b / s }'
+done

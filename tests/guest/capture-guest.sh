@@ -133,7 +133,12 @@ cp /tmp/s1/pcrs-*.txt /out/
 	echo "snapshot_tries=$try"
 	echo "list_files=$(cd /out && ls *_runtime_measurements* | tr '\n' ' ')"
 	echo "ima_files=$(ls $IMA | tr '\n' ' ')"
-	ls -l "$IMA/" | sed 's/^/ls: /'
+	# mode and name (no dates: regenerated fixtures stay byte-identical)
+	for f in "$IMA"/*; do
+		l=
+		[ -L "$f" ] && l=" -> $(readlink "$f")"
+		echo "ls: $(stat -c %A "$f") ${f##*/}$l"
+	done
 } >/out/meta.guest
 glog "captured $(cat /tmp/s1/count) records"
 guest_finish 0

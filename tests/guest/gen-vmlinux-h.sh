@@ -11,7 +11,7 @@ TOP=$(cd "$HERE/../.." && pwd)
 command -v bpftool >/dev/null || guest_die "bpftool not found: run 'make deps'"
 guest_kernel deb72
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/imastore-vmlinux.XXXXXX")
+work=$(mktemp -d "$GUEST_TMP/vmlinux.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 cat >"$work/init" <<'EOF'

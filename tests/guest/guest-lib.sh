@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Guest side of the harness, installed as /lib/imastore-guest.sh in every
 # initramfs and sourced by /init (busybox sh).  See lib.sh for the protocol.
 
@@ -29,6 +30,7 @@ guest_finish() {
 	if [ -d /out ] && [ -n "$(ls -A /out 2>/dev/null)" ]; then
 		if tar -C /out -cf /tmp/.out.tar . &&
 			stty -F /dev/ttyS1 raw -echo -ixon -ixoff 2>/dev/null; then
+			# shellcheck disable=SC2046 # split "sum name" on purpose
 			set -- $(sha256sum /tmp/.out.tar)
 			sz=$(stat -c %s /tmp/.out.tar)
 			# close() of the tty waits until the UART has sent everything.

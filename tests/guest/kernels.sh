@@ -258,7 +258,7 @@ staging_kernel() {
 			opt=${line%%=*}
 			val=${line#*=}
 			grep -qx "$opt=$val" "$ksrc/.config" || {
-				echo "kernels.sh: $name: $opt=$val requested, .config has: $(grep -E "^(# )?$opt[= ]" "$ksrc/.config" || echo nothing)" >&2
+				echo "kernels.sh: $name: $opt=$val requested, .config has: $(grep -E "^(# )?${opt}[= ]" "$ksrc/.config" || echo nothing)" >&2
 				bad=1
 			}
 			;;

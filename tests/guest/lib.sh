@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # GUEST_* variables are for the caller
 # tests/guest/lib.sh -- sourced by the guest scripts (bash).
 #
 # Builds an initramfs (busybox + the caller's /init + host binaries with their
@@ -28,6 +28,10 @@
 GUEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GUEST_CACHE=${IMASTORE_CACHE:-/var/cache/imastore}
 GUEST_QEMU=${GUEST_QEMU:-qemu-system-x86_64}
+# Scratch dirs of the harness (own prefix, outside /tmp: other test suites
+# create and clean /tmp/imastore-* of their own).
+GUEST_TMP=$GUEST_CACHE/run
+mkdir -p "$GUEST_TMP"
 
 guest_die() {
 	echo "guest: ERROR: $*" >&2
@@ -152,7 +156,7 @@ initramfs_pack() {
 build_initramfs() {
 	local out=$1 init=$2 root pair
 	shift 2
-	root=$(mktemp -d "${TMPDIR:-/tmp}/imastore-initramfs.XXXXXX")
+	root=$(mktemp -d "$GUEST_TMP/initramfs.XXXXXX")
 	initramfs_new "$root"
 	[ $# -eq 0 ] || initramfs_add_bin "$root" "$@"
 	for pair in ${GUEST_EXTRA_FILES:-}; do
@@ -195,7 +199,7 @@ _guest_run_once() {
 	rm -rf "$outdir/files" "$outdir/out.tar" "$outdir/console.log"
 	# A fresh TPM per boot: a new state dir, so every run starts from the
 	# same manufactured state (a new swtpm offers sha1/256/384/512 banks).
-	tpm=$(mktemp -d "${TMPDIR:-/tmp}/imastore-swtpm.XXXXXX")
+	tpm=$(mktemp -d "$GUEST_TMP/swtpm.XXXXXX")
 	if ! swtpm socket --tpm2 --tpmstate "dir=$tpm" \
 		--ctrl "type=unixio,path=$tpm/sock" \
 		--pid "file=$tpm/pid" --log "file=$tpm/log,level=1" \

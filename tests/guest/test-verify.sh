@@ -24,7 +24,7 @@ guest_require
 [ -x "$BIN" ] || guest_die "$BIN not built: run 'make all' first"
 
 KERNELS=${*:-deb61 deb72}
-work=$(mktemp -d "${TMPDIR:-/tmp}/imastore-verify.XXXXXX")
+work=$(mktemp -d "$GUEST_TMP/verify.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # One copy for all guests, taken now (a rebuild meanwhile cannot mix versions).
 cp "$BIN" "$work/imastore"

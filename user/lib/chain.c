@@ -105,7 +105,7 @@ static long rb_frame(struct rbuf *rb, struct frame *f)
 		return 0;
 	n = frame_check(rb->buf + rb->start, rb->end - rb->start, f);
 	if (n == 0) {
-		uint32_t plen = get_le32(rb->buf + rb->start + 4);
+		uint32_t plen = get_le32(rb->buf + rb->start + FRAME_OFF_LEN);
 
 		ret = rb_fill(rb, FRAME_HDR + (size_t)plen);
 		if (ret)
@@ -211,7 +211,7 @@ int seg_scan_fd(int fd, const char *name, struct seg_scan *r,
 			    nidx < idx_max)
 				idx_out[nidx++] = (uint64_t)at;
 			pending++;
-			crc = frame_crc(crc, rb.buf + rb.start, (size_t)n);
+			crc = frame_crc(crc, rb.buf + rb.start + FRAME_OFF_CRC, 4);
 		} else if (f.magic == FRAME_COMMIT && f.len == COMMIT_PAYLOAD &&
 			   f.index == pending &&
 			   (off_t)get_le64(f.payload + 8) == r->durable_end &&
@@ -521,6 +521,7 @@ int chain_append(struct chain *c, const struct ima_record *rec,
 	}
 	frame_header(c->wbuf + c->wlen, FRAME_RECORD, c->count, rec->raw,
 		     (uint32_t)rec->raw_len);
+	c->group_crc = frame_crc(c->group_crc, c->wbuf + c->wlen + FRAME_OFF_CRC, 4);
 	memcpy(c->wbuf + c->wlen + FRAME_HDR, rec->raw, rec->raw_len);
 	c->wlen += need;
 	c->count++;
@@ -544,6 +545,7 @@ static int rollback(struct chain *c, int err, struct errmsg *em)
 	}
 	c->count = c->durable;
 	c->wlen = 0;
+	c->group_crc = 0;
 	c->nidx_pending = 0;
 	return errmsg_set(em, err, "chain %s: %s; nothing new is durable", c->meta.chain, why);
 }
@@ -605,7 +607,7 @@ int chain_commit(struct chain *c, struct errmsg *em)
 		c->nidx_pending = 0;
 		first = c->segs[c->nsegs - 1].first;
 		for (uint64_t k = first, off = (uint64_t)SEG_HDR_END, pos = 0; k < c->count; k++) {
-			uint32_t len = get_le32(c->wbuf + pos + 4);
+			uint32_t len = get_le32(c->wbuf + pos + FRAME_OFF_LEN);
 
 			if ((k - first) % STORE_INDEX_STRIDE == 0) {
 				c->idx_pending[c->nidx_pending].index = k;
@@ -620,7 +622,7 @@ int chain_commit(struct chain *c, struct errmsg *em)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	put_le64(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
 	put_le64(p + 8, (uint64_t)group_start);
-	put_le32(p + 16, frame_crc(0, c->wbuf, c->wlen));
+	put_le32(p + 16, c->group_crc);
 	put_le32(p + 20, 0);
 	frame_header(c->wbuf + c->wlen, FRAME_COMMIT, c->count, p, COMMIT_PAYLOAD);
 
@@ -640,6 +642,7 @@ int chain_commit(struct chain *c, struct errmsg *em)
 	c->durable_end = group_start + (off_t)(c->wlen + FRAME_HDR + COMMIT_PAYLOAD);
 	c->durable = c->count;
 	c->wlen = 0;
+	c->group_crc = 0;
 	first = c->segs[c->nsegs - 1].first;
 	for (unsigned i = 0; i < c->nidx_pending; i++)
 		offs[i] = (uint64_t)c->idx_pending[i].off;
@@ -720,7 +723,7 @@ static int iter_open_seg(struct chain_iter *it, size_t seg, uint64_t from,
 
 			if (pread(it->fd, h, FRAME_HDR, cand) == FRAME_HDR &&
 			    get_le32(h) == FRAME_RECORD &&
-			    get_le64(h + 8) == first + (uint64_t)slot * STORE_INDEX_STRIDE)
+			    get_le64(h + FRAME_OFF_INDEX) == first + (uint64_t)slot * STORE_INDEX_STRIDE)
 				off = cand;
 			(void)f;
 		}

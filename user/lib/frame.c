@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include <zlib.h>
+#include <isa-l/crc.h>
 
 #include "frame.h"
 
@@ -50,38 +50,37 @@ void put_le16(uint8_t *p, uint16_t v)
 	memcpy(p, &v, 2);
 }
 
+/*
+ * CRC-32C (Castagnoli), from ISA-L: the SSE4.2 instruction it uses has no
+ * set-up cost, which matters for ~100-byte frames (zlib's CRC-32 took 70%
+ * of an export). Chains like zlib's crc32(): frame_crc(frame_crc(0, a), b)
+ * is the CRC of a followed by b.
+ */
 uint32_t frame_crc(uint32_t crc, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 
-	/* zlib takes uInt lengths */
+	crc = ~crc;
 	while (len) {
-		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+		int n = len > (1u << 30) ? (1 << 30) : (int)len;
 
-		crc = (uint32_t)crc32(crc, p, n);
+		crc = crc32_iscsi((unsigned char *)p, n, crc);
 		p += n;
-		len -= n;
+		len -= (size_t)n;
 	}
-	return crc;
+	return ~crc;
 }
 
-static uint32_t header_crc(const uint8_t *hdr, const void *payload, uint32_t len)
-{
-	static const uint8_t zero[4];
-	uint32_t crc = frame_crc(0, hdr, 16);
-
-	crc = frame_crc(crc, zero, 4);
-	return frame_crc(crc, payload, len);
-}
-
+/* One contiguous CRC: everything after the CRC field, payload included. */
 void frame_header(uint8_t *hdr, uint32_t magic, uint64_t index,
 		  const void *payload, uint32_t len)
 {
 	put_le32(hdr, magic);
-	put_le32(hdr + 4, len);
-	put_le64(hdr + 8, index);
-	put_le32(hdr + 20, 0);
-	put_le32(hdr + 16, header_crc(hdr, payload, len));
+	put_le32(hdr + FRAME_OFF_LEN, len);
+	put_le32(hdr + 12, 0);
+	put_le64(hdr + FRAME_OFF_INDEX, index);
+	put_le32(hdr + FRAME_OFF_CRC,
+		 frame_crc(frame_crc(0, hdr + 8, FRAME_HDR - 8), payload, len));
 }
 
 static bool known_magic(uint32_t m)
@@ -101,16 +100,17 @@ long frame_check(const uint8_t *buf, size_t len, struct frame *f)
 		return 0;
 	}
 	magic = get_le32(buf);
-	plen = get_le32(buf + 4);
-	if (!known_magic(magic) || plen > FRAME_PAYLOAD_MAX || get_le32(buf + 20))
+	plen = get_le32(buf + FRAME_OFF_LEN);
+	if (!known_magic(magic) || plen > FRAME_PAYLOAD_MAX || get_le32(buf + 12))
 		return -EBADMSG;
 	if (len - FRAME_HDR < plen)
 		return 0;
-	if (get_le32(buf + 16) != header_crc(buf, buf + FRAME_HDR, plen))
+	/* the payload follows the header: one CRC call over both */
+	if (get_le32(buf + FRAME_OFF_CRC) != frame_crc(0, buf + 8, FRAME_HDR - 8 + plen))
 		return -EBADMSG;
 	f->magic = magic;
 	f->len = plen;
-	f->index = get_le64(buf + 8);
+	f->index = get_le64(buf + FRAME_OFF_INDEX);
 	f->payload = buf + FRAME_HDR;
 	return (long)(FRAME_HDR + plen);
 }

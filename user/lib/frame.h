@@ -10,6 +10,9 @@
 
 /* docs/store-format.md §3 */
 #define FRAME_HDR 24
+#define FRAME_OFF_CRC 4		/* CRC of bytes 8 .. 24 + payload length */
+#define FRAME_OFF_LEN 8
+#define FRAME_OFF_INDEX 16
 #define FRAME_SEGMENT 0x53414d49u	/* "IMAS" */
 #define FRAME_RECORD 0x52414d49u	/* "IMAR" */
 #define FRAME_COMMIT 0x43414d49u	/* "IMAC" */

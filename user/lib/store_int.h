@@ -46,6 +46,7 @@ struct chain {
 	uint64_t count;		/* records appended */
 	uint8_t *wbuf;		/* frames waiting for the next commit */
 	size_t wlen, wcap;
+	uint32_t group_crc;	/* over the CRC fields of the waiting frames */
 	struct { uint64_t index; off_t off; } idx_pending[STORE_GROUP_MAX / 64 / STORE_INDEX_STRIDE + 2];
 	unsigned nidx_pending;
 	bool corrupt;		/* the last segment is damaged where it was committed */
