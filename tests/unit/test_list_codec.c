@@ -445,6 +445,36 @@ static void test_replay(void **state)
 	replay_free(rp);
 }
 
+/* A bank the kernel had no hash for: SHA-1 zero-padded (§6.5). */
+static void test_padded_bank(void **state)
+{
+	const struct hash_alg *sha384 = hash_alg_by_name("sha384");
+	const struct hash_alg *pad = hash_alg_padded(sha384);
+	uint8_t b[512], want[48] = { 0 }, got[48];
+	size_t n = mk_ng(b, 10, "SHA1", 20, "/x", NULL, 0, false, true);
+	struct ima_record rec;
+	struct hash_ctx *ctx;
+
+	(void)state;
+	assert_ptr_not_equal(pad, sha384);
+	assert_true(pad->padded_sha1);
+	assert_int_equal(pad->tpm_id, sha384->tpm_id);
+	assert_ptr_equal(hash_alg_padded(hash_alg_by_name("sha1")), hash_alg_by_name("sha1"));
+	assert_ptr_equal(hash_alg_by_name("sha384"), sha384);	/* names find the real one */
+	assert_int_equal(ima_record_parse(b, n, 20, LIST_ENDIAN_LITTLE, 0, 0, &rec, NULL), n);
+	md("SHA1", rec.data, rec.data_len, want);
+	assert_int_equal(hash_ctx_new_template(pad, &ctx), 0);
+	assert_int_equal(ima_record_template_digest(&rec, ctx, got), 0);
+	assert_memory_equal(got, want, 48);
+	hash_ctx_free(ctx);
+	/* the extend of that bank is still SHA-384 */
+	assert_int_equal(hash_ctx_new(pad, &ctx), 0);
+	assert_int_equal(hash_ctx_digest(ctx, "", 0, got), 0);
+	md("SHA384", "", 0, want);
+	assert_memory_equal(got, want, 48);
+	hash_ctx_free(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_ascii_pcr_padding_and_custom),
 		cmocka_unit_test(test_legacy_ima),
 		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_padded_bank),
 	};
 
 	return cmocka_run_group_tests_name("list_codec", tests, NULL, NULL);

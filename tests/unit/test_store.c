@@ -17,6 +17,7 @@
 #include "test_util.h"
 
 #include "frame.h"
+#include "full_list.h"
 #include "store.h"
 
 static char dir[64];
@@ -472,6 +473,102 @@ static void test_boots(void **state)
 	store_close(s);
 }
 
+/* A fake securityfs holding the kernel's list of records [from, to). */
+static void fake_kernel(const char *sfs, unsigned from, unsigned to)
+{
+	char path[256];
+	uint8_t buf[512];
+	FILE *f;
+
+	mkdir(sfs, 0700);
+	snprintf(path, sizeof(path), "%s/binary_runtime_measurements_sha256", sfs);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (unsigned k = from; k < to; k++)
+		fwrite(buf, 1, mk_rec(buf, k), f);
+	fclose(f);
+}
+
+static int export_all(struct chain *c, const char *sfs, uint64_t *n,
+		      struct errmsg *em)
+{
+	struct full_list_opts o = { 0 };
+	struct full_list *fl;
+	struct ima_record rec;
+	uint8_t buf[512];
+	char path[256];
+	int r;
+
+	snprintf(path, sizeof(path), "%s/binary_runtime_measurements_sha256", sfs);
+	o.kernel_list = path;
+	o.boot_id = ID;
+	r = full_list_open(c, &o, &fl, em);
+	if (r)
+		return r;
+	*n = 0;
+	while ((r = full_list_next(fl, &rec, em)) > 0) {
+		size_t len = mk_rec(buf, (unsigned)*n);
+
+		if (rec.raw_len != len || memcmp(rec.raw, buf, len))
+			fail_msg("record %llu (index %llu) is not the expected one",
+				 (unsigned long long)*n, (unsigned long long)rec.index);
+		assert_int_equal(rec.index, *n);
+		assert_int_equal(rec.raw_len, len);
+		assert_memory_equal(rec.raw, buf, len);
+		(*n)++;
+	}
+	full_list_free(fl);
+	return r;
+}
+
+/* Stored records, then the kernel's, placed by trims.log (§8, §10). */
+static void test_full_list_kernel_tail(void **state)
+{
+	struct store *s;
+	struct chain *c = create(&s, 10);
+	struct errmsg em = { "" };
+	char sfs[128];
+	uint64_t n;
+
+	(void)state;
+	snprintf(sfs, sizeof(sfs), "%s/sfs", dir);
+	assert_int_equal(chain_commit(c, &em), 0);
+	/* nothing trimmed: the kernel holds 0..14 */
+	fake_kernel(sfs, 0, 15);
+	assert_int_equal(export_all(c, sfs, &n, &em), 0);
+	assert_int_equal(n, 15);
+	/* 4 trimmed: the kernel holds 4..14 */
+	fake_kernel(sfs, 4, 15);
+	assert_int_equal(chain_trim_write(c, ID, 4, TRIM_INTENDED, &em), 0);
+	assert_int_equal(chain_trim_write(c, ID, 4, TRIM_DONE, &em), 0);
+	assert_int_equal(export_all(c, sfs, &n, &em), 0);
+	assert_int_equal(n, 15);
+	/* a crash after "intended 7": the kernel still starts at 4 */
+	assert_int_equal(chain_trim_write(c, ID, 7, TRIM_INTENDED, &em), 0);
+	assert_int_equal(export_all(c, sfs, &n, &em), 0);
+	assert_int_equal(n, 15);
+	/* ... or it did delete: starts at 7 */
+	fake_kernel(sfs, 7, 15);
+	assert_int_equal(export_all(c, sfs, &n, &em), 0);
+	assert_int_equal(n, 15);
+	/* all stored ones trimmed and more: the kernel starts at 10 */
+	assert_int_equal(chain_trim_write(c, ID, 10, TRIM_DONE, &em), 0);
+	fake_kernel(sfs, 10, 12);
+	assert_int_equal(export_all(c, sfs, &n, &em), 0);
+	assert_int_equal(n, 12);
+	/* where the kernel overlaps the store, it must be the same records */
+	assert_int_equal(chain_trim_write(c, ID, 8, TRIM_DONE, &em), 0);
+	fake_kernel(sfs, 9, 12);
+	assert_int_equal(export_all(c, sfs, &n, &em), -EBADMSG);
+	assert_non_null(strstr(em.text, "record 8 differs"));
+	/* trimmed beyond what was stored: records are lost, said so */
+	assert_int_equal(chain_trim_write(c, ID, 12, TRIM_DONE, &em), 0);
+	assert_int_equal(export_all(c, sfs, &n, &em), -ENODATA);
+	assert_non_null(strstr(em.text, "lost"));
+	chain_close(c);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -484,6 +581,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoints_and_trims, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock_and_perms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_boots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_list_kernel_tail, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);

@@ -271,6 +271,8 @@ struct trim_find {
 	uint64_t first_kept;
 	enum trim_state state;
 	bool found;
+	uint64_t done_kept;	/* of the last "done" entry */
+	bool found_done;
 };
 
 static int trim_find_cb(void *arg, const struct frame *f)
@@ -283,13 +285,35 @@ static int trim_find_cb(void *arg, const struct frame *f)
 	tf->first_kept = f->index;
 	tf->state = (enum trim_state)get_le32(f->payload);
 	tf->found = true;
+	if (tf->state == TRIM_DONE) {
+		tf->done_kept = f->index;
+		tf->found_done = true;
+	}
+	return 0;
+}
+
+int chain_trim_last_done(struct chain *c, const char *boot_id,
+			 uint64_t *first_kept, struct errmsg *em)
+{
+	struct trim_find tf = { { 0 }, 0, 0, false, 0, false };
+	off_t end;
+	bool corrupt;
+	int ret;
+
+	memcpy(tf.boot, boot_id, strnlen(boot_id, 40));
+	ret = log_scan(c, TRIM_LOG, trim_find_cb, &tf, &end, &corrupt, em);
+	if (ret)
+		return ret;
+	if (!tf.found_done)
+		return -ENOENT;
+	*first_kept = tf.done_kept;
 	return 0;
 }
 
 int chain_trim_last(struct chain *c, const char *boot_id, uint64_t *first_kept,
 		    enum trim_state *state, struct errmsg *em)
 {
-	struct trim_find tf = { { 0 }, 0, 0, false };
+	struct trim_find tf = { { 0 }, 0, 0, false, 0, false };
 	off_t end;
 	bool corrupt;
 	int ret;

@@ -92,7 +92,12 @@ int kernel_first_index(struct chain *c, const char *boot_id, uint64_t *first,
 		*first = k;
 	} else {
 		/* a trim was under way: it did or did not happen */
-		*alt = *first;
+		uint64_t done;
+
+		ret = chain_trim_last_done(c, boot_id, &done, em);
+		if (ret && ret != -ENOENT)
+			return ret;
+		*alt = ret ? *first : done;
 		*first = k;
 	}
 	return 0;

@@ -129,6 +129,10 @@ int chain_trim_write(struct chain *c, const char *boot_id, uint64_t first_kept,
 int chain_trim_last(struct chain *c, const char *boot_id, uint64_t *first_kept,
 		    enum trim_state *state, struct errmsg *em);
 
+/* The last "done" entry for that boot; -ENOENT if none. */
+int chain_trim_last_done(struct chain *c, const char *boot_id,
+			 uint64_t *first_kept, struct errmsg *em);
+
 /* Structure check of every segment, index and checkpoint (imastore fsck). */
 struct fsck_report {
 	uint64_t records, segments, checkpoints;

@@ -1,0 +1,30 @@
+#!/bin/bash
+# Every command has --help (exit 0, a Usage line, an exit status section),
+# is in the top-level help and in the man page; bad usage exits 2.
+set -u
+cd "$(dirname "$0")/../.."
+IM=${OUT:-build}/imastore
+MAN=docs/imastore.1.scd
+pass=0 fail=0
+check() {
+	local desc=$1
+	shift
+	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "  FAIL: $desc"; fi
+}
+cmds=$("$IM" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }')
+check "the top-level help lists commands" test -n "$cmds"
+for c in $cmds; do
+	out=$("$IM" "$c" --help)
+	check "$c --help exits 0" test $? = 0
+	check "$c --help has a Usage line" grep -q "^Usage: imastore $c" <<<"$out"
+	check "$c --help states the exit status" grep -q "^Exit status:" <<<"$out"
+	check "$c is in the man page synopsis" grep -q "^\*imastore $c\*" "$MAN"
+	"$IM" "$c" --no-such-option >/dev/null 2>&1
+	check "$c with a bad option exits 2" test $? = 2
+done
+"$IM" no-such-command >/dev/null 2>&1
+check "an unknown command exits 2" test $? = 2
+check "the man page builds" test -s "${OUT:-build}/man/imastore.1"
+check "the man page states the exit codes" grep -q "^# EXIT STATUS" "$MAN"
+echo "help: $pass passed, $fail failed"
+[ $fail = 0 ]
