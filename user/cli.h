@@ -31,9 +31,9 @@ void cli_err(const char *fmt, ...);
 "  -b, --bank ALG          bank of the list: sha1, sha256, sha384, sha512, sm3,\n" \
 "                          tpm_alg_<hex> (default: from the file name, else from\n" \
 "                          the first record)\n" \
-"  -T, --template-fmt FMT  fields of a custom template, as given to the kernel's\n" \
-"                          ima_template_fmt= (e.g. 'd-ng|n-ng|iuid'); needed for\n" \
-"                          records whose template name is empty\n" \
+"  -T, --template-fmt FMT  fields of a template that is neither built in nor\n" \
+"                          named by its format (the kernel names an\n" \
+"                          ima_template_fmt= template 'd-ng|n-ng|...' itself)\n" \
 "  -F, --format FMT        input format: binary, ascii or auto (default auto)\n" \
 "  -E, --endian ORDER      u32 byte order of a binary list: host, little (the\n" \
 "                          kernel's ima_canonical_fmt), big or auto (default)\n"

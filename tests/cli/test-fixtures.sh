@@ -81,7 +81,7 @@ for d in $fixtures; do
 		n=$(python3 "$LISTTOOL" count "$bin" "$w")
 
 		check "$name/$f: to ASCII == the kernel's ASCII" \
-			cmp -s <("$IM" convert --to ascii "${tf[@]}" "$bin") "$ascii"
+			cmp -s <("$IM" convert --to ascii "$bin") "$ascii"
 		check "$name/$f: ASCII back to binary == the kernel's binary" \
 			cmp -s <("$IM" convert --to binary "${tf[@]}" --bank "$bank" "$ascii") "$bin"
 		check "$name/$f: verify against every bank" \

@@ -179,6 +179,20 @@ int template_resolve(const char *name, const struct template_desc *custom,
 		*out = custom;
 		return 0;
 	}
+	/*
+	 * With ima_template_fmt= the kernel names the template by its format
+	 * ("d-ng|n-ng|iuid"), so the name says what the fields are.
+	 */
+	if (name[0] && !template_from_fmt(name, name, tmp, NULL)) {
+		bool known = true;
+
+		for (unsigned i = 0; i < tmp->nfields; i++)
+			known &= tmp->fields[i].fmt != FIELD_FMT_UNKNOWN;
+		if (known) {
+			*out = tmp;
+			return 0;
+		}
+	}
 	if (!name[0])
 		return errmsg_set(em, -EOPNOTSUPP,
 				  "the template has no name (a custom ima_template_fmt=); give its field list with --template-fmt");

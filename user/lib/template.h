@@ -42,16 +42,16 @@ int template_from_fmt(const char *name, const char *fmt,
 
 /*
  * The built-in template of that name (ima, ima-ng, ima-sig, ima-ngv2,
- * ima-sigv2, ima-buf, ima-modsig, evm-sig), or -ENOENT. The empty name is
- * what the kernel writes for a custom ima_template_fmt: the caller must
- * supply the format then.
+ * ima-sigv2, ima-buf, ima-modsig, evm-sig), or -ENOENT.
  */
 int template_builtin(const char *name, struct template_desc *desc);
 
 /*
  * The descriptor for records of template `name`: the built-in one, else
- * `custom` (from --template-fmt; the kernel names a custom format ""),
- * else -EOPNOTSUPP saying what is missing. `tmp` is storage for a built-in.
+ * `custom` (from --template-fmt), else the name itself read as a format
+ * (with ima_template_fmt= the kernel names the template by its format,
+ * "d-ng|n-ng|iuid"), else -EOPNOTSUPP saying what is missing. `tmp` is
+ * storage for the result.
  */
 int template_resolve(const char *name, const struct template_desc *custom,
 		     struct template_desc *tmp, const struct template_desc **out,
