@@ -36,7 +36,11 @@ LIB_SRCS := $(sort $(wildcard user/lib/*.c))
 CLI_SRCS := $(sort $(wildcard user/imastore.c user/cli.c user/cmd_*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 
+DAEMON_SRCS := $(sort $(wildcard user/imastored.c user/daemon/*.c))
+SYSTEMDUNITDIR ?= /lib/systemd/system
+
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+DAEMON_OBJS := $(patsubst %.c,$(OUT)/%.o,$(DAEMON_SRCS))
 CLI_OBJS := $(patsubst %.c,$(OUT)/%.o,$(CLI_SRCS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
@@ -50,7 +54,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -isystem vmlinux -Iinclude 
 .PHONY: all deps test unit-test asan-test valgrind-test cli-test guest-test \
 	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man
 
-all: $(OUT)/imastore $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench man
+all: $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench man
 
 $(OUT)/%.o: %.c $(BPF_SKELS) $(wildcard user/lib/*.h include/*.h)
 	@mkdir -p $(dir $@)
@@ -62,7 +66,15 @@ $(OUT)/libimastore.a: $(LIB_OBJS)
 $(OUT)/imastore: $(CLI_OBJS) $(OUT)/libimastore.a
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastore.a tests/unit/test_util.h
+$(DAEMON_OBJS): $(wildcard user/daemon/*.h)
+
+$(OUT)/imastored: $(DAEMON_OBJS) $(OUT)/libimastore.a
+	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# the daemon's unit test compiles the daemon's sources in
+$(OUT)/tests/test_daemon_drain: $(wildcard user/daemon/*.c user/daemon/*.h)
+
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastore.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(OUT)/libimastore.a \
 		$(PKG_LIBS) -lcmocka
@@ -101,7 +113,7 @@ unit-test: all
 asan-test:
 	$(Q)$(MAKE) --no-print-directory OUT=build-asan CC=clang \
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-		build-asan/imastore $(patsubst $(OUT)/%,build-asan/%,$(UNIT_BINS))
+		build-asan/imastore build-asan/imastored $(patsubst $(OUT)/%,build-asan/%,$(UNIT_BINS))
 
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 $(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard user/lib/*.h)
@@ -135,8 +147,12 @@ demo: deps
 	$(Q)tests/guest/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(OUT)/imastore $(DESTDIR)$(BINDIR)/imastore
+	install -m 0755 $(OUT)/imastored $(DESTDIR)$(SBINDIR)/imastored
+	sed 's|/usr/sbin/imastored|$(SBINDIR)/imastored|' systemd/imastored.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/imastored.service
 	install -m 0644 $(OUT)/man/imastore.1 $(DESTDIR)$(MANDIR)/man1/imastore.1
 
 clean:

@@ -120,8 +120,42 @@ static long rb_frame(struct rbuf *rb, struct frame *f)
 /* ---- recovery scan ---- */
 
 /*
- * Is there, at or after `from`, a valid commit frame whose group does not
- * start at `from`? Then a committed group was damaged (§5).
+ * Does [gs, y) hold a whole committed group for the commit frame `c` at y:
+ * record frames only, consecutive indexes up to c's, their CRCs' CRC equal
+ * to c's group CRC? A commit frame that is only bytes inside a record (an
+ * ima-buf record's buffer can hold anything) has no such group before it.
+ */
+static bool group_before(int fd, off_t gs, off_t y, const struct frame *c)
+{
+	size_t len = (size_t)(y - gs), pos = 0;
+	uint8_t *buf = malloc(len ? len : 1);
+	uint64_t next = 0;
+	uint32_t crc = 0;
+	bool ok = false, first = true;
+
+	if (!buf || pread(fd, buf, len, gs) != (ssize_t)len)
+		goto out;
+	while (pos < len) {
+		struct frame f;
+		long n = frame_check(buf + pos, len - pos, &f);
+
+		if (n <= 0 || f.magic != FRAME_RECORD || (!first && f.index != next))
+			goto out;
+		first = false;
+		next = f.index + 1;
+		crc = frame_crc(crc, buf + pos + FRAME_OFF_CRC, 4);
+		pos += (size_t)n;
+	}
+	ok = !first && next == c->index && crc == get_le32(c->payload + 16);
+out:
+	free(buf);
+	return ok;
+}
+
+/*
+ * Is there, after the first problem at `from`, a commit frame whose whole
+ * group lies after it? Then a committed group was damaged (§5); a commit
+ * frame inside a torn record is not.
  */
 static int later_commit_elsewhere(int fd, off_t from, bool *found)
 {
@@ -146,9 +180,15 @@ static int later_commit_elsewhere(int fd, off_t from, bool *found)
 						   magic, 4)); p++) {
 			struct frame f;
 
-			if (frame_check(p, (size_t)n - (size_t)(p - buf), &f) > 0 &&
-			    f.magic == FRAME_COMMIT && f.len == COMMIT_PAYLOAD &&
-			    (off_t)get_le64(f.payload + 8) != from) {
+			off_t y = off + (off_t)(p - buf);
+			off_t gs;
+
+			if (frame_check(p, (size_t)n - (size_t)(p - buf), &f) <= 0 ||
+			    f.magic != FRAME_COMMIT || f.len != COMMIT_PAYLOAD)
+				continue;
+			gs = (off_t)get_le64(f.payload + 8);
+			/* a later group starts after the damage and ends here */
+			if (gs > from && gs < y && group_before(fd, gs, y, &f)) {
 				*found = true;
 				free(buf);
 				return 0;
@@ -234,7 +274,7 @@ int seg_scan_fd(int fd, const char *name, struct seg_scan *r,
 	if (problem >= 0) {
 		bool found;
 
-		ret = later_commit_elsewhere(fd, r->durable_end, &found);
+		ret = later_commit_elsewhere(fd, problem, &found);
 		if (ret)
 			goto out;
 		if (found) {

@@ -243,6 +243,44 @@ static struct chain *chain_alloc(struct store *s)
 	return c;
 }
 
+/*
+ * chains/CHAIN exists. With a meta it is a chain (-EEXIST); without, a
+ * create that did not finish (meta is written last): empty it, the create
+ * starts over in it.
+ */
+static int unfinished_create(int cfd, const char *chain, struct errmsg *em)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd;
+
+	dfd = openat(cfd, chain, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errmsg_set(em, -errno, "chains/%s: %s", chain, strerror(errno));
+	if (!faccessat(dfd, "meta", F_OK, AT_SYMLINK_NOFOLLOW) || errno != ENOENT) {
+		close(dfd);
+		return errmsg_set(em, -EEXIST, "chain %s exists", chain);
+	}
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return errmsg_set(em, -errno, "chains/%s: %s", chain, strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (store_io->unlinkat(dirfd(d), de->d_name, 0) && errno != ENOENT) {
+			int err = errno;
+
+			closedir(d);
+			return errmsg_set(em, -err, "chains/%s/%s: %s", chain, de->d_name,
+					  strerror(err));
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
 int store_chain_create(struct store *s, const struct chain_meta *meta,
 		       struct chain **out, struct errmsg *em)
 {
@@ -264,11 +302,12 @@ int store_chain_create(struct store *s, const struct chain_meta *meta,
 	if (ret)
 		goto err;
 	if (store_io->mkdirat(cfd, meta->chain, 0700)) {
-		ret = errno == EEXIST ?
-		      errmsg_set(em, -EEXIST, "chain %s exists", meta->chain) :
+		ret = errno == EEXIST ? unfinished_create(cfd, meta->chain, em) :
 		      errmsg_set(em, -errno, "chains/%s: %s", meta->chain, strerror(errno));
-		close(cfd);
-		goto err;
+		if (ret) {
+			close(cfd);
+			goto err;
+		}
 	}
 	ret = store_fsync_dir(cfd, em, "chains");
 	if (!ret)
@@ -375,9 +414,10 @@ int chain_add_boot(struct chain *c, const char *boot_id, uint64_t first_index,
 
 	if (!id_ok(boot_id))
 		return errmsg_set(em, -EINVAL, "bad boot id '%s'", boot_id);
+	/* in meta already: a crash may have come before its link (meta goes first) */
 	for (unsigned i = 0; i < m->nboots; i++)
 		if (!strcmp(m->boots[i].id, boot_id))
-			return 0;
+			return link_boot(c->s, boot_id, m->chain, em);
 	if (m->nboots == STORE_BOOTS_MAX)
 		return errmsg_set(em, -ENOSPC, "chain %s has %d boots already",
 				  m->chain, STORE_BOOTS_MAX);

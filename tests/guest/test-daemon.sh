@@ -1,0 +1,236 @@
+#!/bin/bash
+# test-daemon.sh: imastored on real kernels under qemu + swtpm.
+#   deb72 (stock 7.2, N flavor): >= 10,000 measurements while imastored trims
+#     (--trim-records 500 --keep 10); the kernel's count stays bounded, the
+#     store + kernel tail verify against the TPM in every bank, every measured
+#     file is exported exactly once; then a SIGKILL at each failpoint of
+#     trimming.md §7, a restart, and the same checks.
+#   deb61 (6.1, mirror): stores everything, deletes nothing; export equals
+#     the kernel's list byte for byte.
+#
+#   test-daemon.sh [deb72|deb61 ...]      default: deb72 deb61
+#
+# One line per check, then "N passed, N failed"; exits non-zero on failure.
+# Missing qemu/kernels is a failure, unless IMASTORE_SKIP_GUEST=1.
+set -eu
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/../.." && pwd)
+BIN=${IMASTORE_BIN:-$TOP/build/imastore}
+DBIN=${IMASTORED_BIN:-$TOP/build/imastored}
+
+if [ "${IMASTORE_SKIP_GUEST:-0}" = 1 ]; then
+	echo "test-daemon: skipped (IMASTORE_SKIP_GUEST=1)"
+	exit 0
+fi
+. "$HERE/lib.sh"
+guest_require
+[ -x "$BIN" ] || guest_die "$BIN not built: run 'make all' first"
+[ -x "$DBIN" ] || guest_die "$DBIN not built: run 'make all' first"
+
+KERNELS=${*:-deb72 deb61}
+work=$(mktemp -d "$GUEST_TMP/daemon.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cp "$BIN" "$work/imastore"
+cp "$DBIN" "$work/imastored"
+
+cat >"$work/init" <<'EOF'
+#!/bin/sh
+. /lib/imastore-guest.sh
+guest_setup
+IMA=/sys/kernel/security/ima
+S=/var/lib/imastore
+TCTI=device:/dev/tpmrm0
+KEEP=10
+T=500
+[ -d "$IMA" ] || { glog "no $IMA"; guest_finish 2; }
+[ -e /dev/tpmrm0 ] || { glog "no /dev/tpmrm0"; guest_finish 2; }
+# The store and scratch files live on ramfs, which the policy does not
+# measure: the daemon's own writes must not create measurements.
+mkdir -p $S /nm
+mount -t ramfs ramfs $S && chmod 0700 $S || { glog "ramfs"; guest_finish 2; }
+mount -t ramfs ramfs /nm || { glog "ramfs"; guest_finish 2; }
+{
+	for m in 0x9fa0 0x62656572 0x64626720 0x73636673 0x858458f6; do
+		echo "dont_measure fsmagic=$m"
+	done
+	echo "measure func=FILE_CHECK mask=MAY_READ uid=0"
+} >/tmp/policy
+cat /tmp/policy >"$IMA/policy" || { glog "policy refused"; guest_finish 2; }
+imastore --help >/dev/null 2>&1
+imastored --help >/dev/null 2>&1
+
+fails=0
+pass() { echo "@@CHECK PASS $*"; }
+fail() { echo "@@CHECK FAIL $*"; fails=$((fails + 1)); }
+count() { read -r c <"$IMA/runtime_measurements_count"; echo "$c"; }
+
+# mkfiles DIR N: N new files, read once each by root (one measurement each)
+mkfiles() {
+	mkdir -p "$1"
+	i=0
+	while [ $i -lt "$2" ]; do
+		i=$((i + 1))
+		echo "$1 $i" >"$1/f$i"
+	done
+	cat "$1"/f* >/dev/null
+}
+
+# every measured test file exactly once in the store + kernel tail
+check_export() { # what expected-files
+	if ! imastore export --store $S --format ascii -o /nm/exp.txt 2>/nm/exp.err; then
+		fail "$1: export ($(head -c 300 /nm/exp.err))"
+		return
+	fi
+	n=$(grep -c ' /tmp/m/' /nm/exp.txt)
+	dups=$(awk '{ print $NF }' /nm/exp.txt | grep '^/tmp/m/' | sort | uniq -d | wc -l)
+	tot=$(wc -l </nm/exp.txt)
+	if [ "$n" = "$2" ] && [ "$dups" = 0 ]; then
+		pass "$1: export has each of the $2 measured files once ($tot records in all)"
+	else
+		fail "$1: export has $n test-file records ($dups duplicated), expected $2"
+	fi
+}
+
+check_verify() { # what
+	if imastore verify --store $S --tpm --tcti $TCTI >/nm/v.out 2>&1; then
+		pass "$1: verify --store against the TPM, every bank ($(tr '\n' ' ' </nm/v.out | head -c 200))"
+	else
+		fail "$1: verify --store (exit $?): $(tr '\n' ' ' </nm/v.out | head -c 400)"
+	fi
+}
+
+if [ -e "$IMA/binary_runtime_measurements_sha1" ]; then
+	# ---- 7.2: the N flavor ----
+	c0=$(count)
+	imastored --foreground --store $S --trim-records $T --keep $KEEP \
+		--latency 50 --interval 2000 2>/nm/daemon.log &
+	dpid=$!
+	( max=0; while [ ! -e /nm/stop ]; do
+		c=$(count); [ "$c" -gt "$max" ] && max=$c && echo "$max" >/nm/max
+		usleep 20000
+	done ) &
+	spid=$!
+	t0=$(date +%s)
+	n=0
+	for d in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		mkfiles /tmp/m/d$d 500
+		n=$((n + 500))
+	done
+	t1=$(date +%s)
+	sleep 1
+	touch /nm/stop
+	wait $spid
+	kill -TERM $dpid
+	wait $dpid && rc=0 || rc=$?
+	[ "$rc" = 0 ] && pass "SIGTERM: imastored exited 0" || fail "SIGTERM: imastored exited $rc"
+	max=$(cat /nm/max)
+	glog "$n files measured in $((t1 - t0)) s; kernel count at start $c0, max $max, now $(count)"
+	grep -a 'cycles,' /nm/daemon.log | sed 's/^/guest: daemon: /'
+	grep -a -c 'deleted [1-9]' /nm/daemon.log | sed 's/^/guest: trimming cycles: /'
+	if [ "$max" -le $((KEEP + T + 500)) ]; then
+		pass "kernel count bounded: max $max <= keep $KEEP + T $T + burst 500"
+	else
+		fail "kernel count reached $max (keep $KEEP + T $T + burst 500)"
+	fi
+	if grep -aq '^<[0-3]>' /nm/daemon.log; then
+		fail "daemon logged errors: $(grep -a '^<[0-3]>' /nm/daemon.log | head -n 3 | tr '\n' ' ')"
+	else
+		pass "daemon logged no errors"
+	fi
+	check_verify "after 10000 measurements"
+	check_export "after 10000 measurements" $n
+	# ---- crash at every failpoint, restart ----
+	k=0
+	for fp in after-read after-append commit-after-write commit-after-fsync \
+		after-intended after-trim-write after-done; do
+		k=$((k + 1))
+		mkfiles /tmp/m/c$k 600
+		n=$((n + 600))
+		IMASTORE_FAILPOINT=$fp:kill imastored --once --store $S --trim-records $T \
+			--keep $KEEP 2>>/nm/crash.log && rc=0 || rc=$?
+		if [ "$rc" != 137 ]; then
+			fail "failpoint $fp: imastored was not killed there (exit $rc)"
+			continue
+		fi
+		if ! imastored --once --store $S --trim-records $T --keep $KEEP 2>>/nm/crash.log; then
+			fail "failpoint $fp: the restart failed: $(tail -n 3 /nm/crash.log | tr '\n' ' ')"
+			continue
+		fi
+		check_verify "crash at $fp"
+		check_export "crash at $fp" $n
+	done
+	if grep -aq 'foreign' /nm/crash.log; then
+		fail "a restart took its own crash for a foreign trimmer"
+	fi
+	glog "kernel count at the end $(count)"
+	cp /nm/daemon.log /nm/crash.log /out/ 2>/dev/null
+else
+	# ---- 6.1: mirror ----
+	imastored --foreground --store $S --latency 50 --interval 500 2>/nm/daemon.log &
+	dpid=$!
+	mkfiles /tmp/m/d1 1000
+	sleep 2
+	kill -TERM $dpid
+	wait $dpid && rc=0 || rc=$?
+	[ "$rc" = 0 ] && pass "mirror: SIGTERM: imastored exited 0" || fail "mirror: SIGTERM: exit $rc"
+	grep -aq 'mirror' /nm/daemon.log && pass "mirror: mode detected ($(grep -a -m1 mirror /nm/daemon.log))" ||
+		fail "mirror: not detected: $(head -n 3 /nm/daemon.log | tr '\n' ' ')"
+	imastored --once --store $S 2>>/nm/daemon.log || fail "mirror: --once failed"
+	cat $IMA/binary_runtime_measurements >/nm/kernel.bin
+	c=$(count)
+	imastore export --store $S -o /nm/exp.bin 2>/nm/exp.err || fail "mirror: export: $(cat /nm/exp.err)"
+	imastore export --store $S --no-kernel -o /nm/stored.bin 2>/nm/exp.err || fail "mirror: export --no-kernel"
+	if cmp -s /nm/kernel.bin /nm/exp.bin; then
+		pass "mirror: export equals the kernel's list byte for byte ($(wc -c </nm/exp.bin) bytes, $c records)"
+	else
+		fail "mirror: export differs from the kernel's list ($(wc -c </nm/exp.bin) vs $(wc -c </nm/kernel.bin))"
+	fi
+	if cmp -s /nm/kernel.bin /nm/stored.bin; then
+		pass "mirror: the store alone holds the whole list"
+	else
+		fail "mirror: stored records differ from the kernel's list ($(wc -c </nm/stored.bin) vs $(wc -c </nm/kernel.bin))"
+	fi
+	n=$(imastore convert --to ascii /nm/kernel.bin | wc -l)
+	[ "$n" = "$c" ] && pass "mirror: nothing deleted (runtime_measurements_count $c = records in the list)" ||
+		fail "mirror: count $c but $n records in the list"
+	cp /nm/daemon.log /out/ 2>/dev/null
+fi
+[ "$fails" = 0 ] && guest_finish 0
+guest_finish 1
+EOF
+
+passed=0
+failed=0
+for k in $KERNELS; do
+	guest_kernel "$k"
+	root=$work/root-$k
+	initramfs_new "$root"
+	initramfs_add_bin "$root" "$work/imastore" "$work/imastored"
+	mv "$root$work/imastore" "$root/usr/bin/imastore"
+	mv "$root$work/imastored" "$root/usr/sbin/imastored"
+	initramfs_add_tss "$root"
+	initramfs_add_file "$root" "$work/init" /init
+	chmod 0755 "$root/init"
+	initramfs_pack "$root" "$work/initrd-$k.gz"
+	rm -rf "$root"
+	log=$GUEST_CACHE/logs/test-daemon/$k
+	rc=0
+	guest_run "$GUEST_VMLINUZ" "$work/initrd-$k.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log" 600 || rc=$?
+	n=0
+	while IFS= read -r line; do
+		n=$((n + 1))
+		case "$line" in
+		'@@CHECK PASS '*) passed=$((passed + 1)); echo "PASS $k: ${line#@@CHECK PASS }" ;;
+		'@@CHECK FAIL '*) failed=$((failed + 1)); echo "FAIL $k: ${line#@@CHECK FAIL }" ;;
+		esac
+	done < <(tr -d '\r' <"$log/console.log" | grep -a -o '@@CHECK .*' || true)
+	tr -d '\r' <"$log/console.log" | grep -a '^guest: ' | sed "s/^/   $k /" || true
+	if [ "$n" = 0 ] || { [ "$rc" != 0 ] && [ "$rc" != 1 ]; }; then
+		echo "FAIL $k: the guest did not run the checks (status $rc, log $log/console.log)"
+		failed=$((failed + 1))
+	fi
+	echo "   ($k: ${GUEST_SECONDS}s; daemon logs in $log/files/)"
+done
+echo "test-daemon: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The drain cycle of imastored against a FAKE securityfs: a temp directory
+ * holding a regular file binary_runtime_measurements_sha256 whose "N\n"
+ * command is emulated through the kernel_ops seam (the oldest N records are
+ * cut from the file; ENOENT if there are fewer). Records are synthetic
+ * ima-ng records with correct sha256 template digests. The crash tests fork
+ * a child that SIGKILLs itself at each failpoint of trimming.md §7.
+ *
+ * The daemon's sources are compiled in (no Makefile rule links them to unit
+ * tests).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+#include "../../user/daemon/bootchain.c"
+#include "../../user/daemon/drain.c"
+#include "../../user/daemon/kernel.c"
+#include "../../user/daemon/log.c"
+
+#define NREC 3000
+
+static char tmp[64], sfs[128], listp[256], storedir[128];
+static uint8_t *all;			/* every record the fake kernel will make */
+static size_t all_off[NREC + 1];
+static uint64_t k_first, k_end;		/* the fake kernel holds [k_first, k_end) */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);	/* host order, like the kernel's list */
+}
+
+/* One ima-ng record: d-ng sha256 of the path, n-ng path. */
+static size_t make_record(uint8_t *out, unsigned i)
+{
+	const struct hash_alg *a = hash_alg_by_name("sha256");
+	struct hash_ctx *ctx;
+	uint8_t data[512], *p = data;
+	char path[64];
+	size_t plen;
+
+	if (i == 0)
+		snprintf(path, sizeof(path), "boot_aggregate");
+	else
+		snprintf(path, sizeof(path), "/tmp/m/file-%u", i);
+	plen = strlen(path) + 1;
+	assert_int_equal(hash_ctx_new(a, &ctx), 0);
+	put32(p, 8 + 32);
+	memcpy(p + 4, "sha256:\0", 8);
+	hash_ctx_digest(ctx, path, plen, p + 12);
+	p += 4 + 8 + 32;
+	put32(p, (uint32_t)plen);
+	memcpy(p + 4, path, plen);
+	p += 4 + plen;
+	put32(out, 10);
+	hash_ctx_digest(ctx, data, (size_t)(p - data), out + 4);
+	hash_ctx_free(ctx);
+	put32(out + 36, 6);
+	memcpy(out + 40, "ima-ng", 6);
+	put32(out + 46, (uint32_t)(p - data));
+	memcpy(out + 50, data, (size_t)(p - data));
+	return 50 + (size_t)(p - data);
+}
+
+static void write_kernel(void)
+{
+	char cpath[PATH_MAX + 32], num[32];
+	int fd = open(listp, O_WRONLY | O_CREAT | O_TRUNC, 0660);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, all + all_off[k_first], all_off[k_end] - all_off[k_first]),
+			 (ssize_t)(all_off[k_end] - all_off[k_first]));
+	close(fd);
+	snprintf(cpath, sizeof(cpath), "%s/runtime_measurements_count", sfs);
+	fd = open(cpath, O_WRONLY | O_CREAT | O_TRUNC, 0440);
+	assert_true(fd >= 0);
+	snprintf(num, sizeof(num), "%llu\n", (unsigned long long)(k_end - k_first));
+	assert_true(write(fd, num, strlen(num)) > 0);
+	close(fd);
+}
+
+/* The kernel measures m more files. */
+static void measure(uint64_t m)
+{
+	k_end = k_end + m > NREC ? NREC : k_end + m;
+	write_kernel();
+}
+
+static int fake_delete(int fd, uint64_t n)
+{
+	(void)fd;
+	if (!n)
+		return -EINVAL;
+	if (n > k_end - k_first)
+		return -ENOENT;
+	k_first += n;
+	write_kernel();
+	return 0;
+}
+
+static const struct kernel_ops fake_ops = {
+	.open_list = real_open_list,
+	.delete_oldest = fake_delete,
+};
+
+static int setup(void **state)
+{
+	uint8_t *p;
+
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "/tmp/imastore-daemon-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	snprintf(sfs, sizeof(sfs), "%s/ima", tmp);
+	snprintf(storedir, sizeof(storedir), "%s/store", tmp);
+	snprintf(listp, sizeof(listp), "%s/binary_runtime_measurements_sha256", sfs);
+	assert_int_equal(mkdir(sfs, 0700), 0);
+	setenv("IMASTORE_SECURITYFS", sfs, 1);
+	all = malloc((size_t)NREC * 200);
+	assert_non_null(all);
+	p = all;
+	for (unsigned i = 0; i < NREC; i++) {
+		all_off[i] = (size_t)(p - all);
+		p += make_record(p, i);
+	}
+	all_off[NREC] = (size_t)(p - all);
+	k_first = k_end = 0;
+	kernel_ops = &fake_ops;
+	dlog_set_level(LOG_P_WARNING);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	assert_int_equal(system(cmd), 0);
+	free(all);
+	return 0;
+}
+
+struct rig {
+	struct store *s;
+	struct chain *c;
+	char boot[STORE_ID_MAX];
+	struct drain d;
+	struct drain_policy pol;
+};
+
+static void rig_open(struct rig *r)
+{
+	struct kernel_info ki;
+	struct errmsg em = { "" };
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(kernel_detect(NULL, &ki, &em), 0);
+	assert_int_equal(ki.mode, KMODE_N);
+	assert_int_equal(store_open(&r->s, storedir, STORE_WRITE | STORE_CREATE, &em), 0);
+	assert_int_equal(store_current_boot(r->boot, sizeof(r->boot), &em), 0);
+	if (boot_chain_open(r->s, &ki, r->boot, &r->c, &em))
+		fail_msg("%s", em.text);
+	drain_init(&r->d, r->c, r->boot, &ki, boot_chain_list_bank(r->c));
+	r->pol.keep = 10;
+	r->pol.trim_records = 100;
+}
+
+static void rig_close(struct rig *r)
+{
+	chain_close(r->c);
+	store_close(r->s);
+}
+
+static int cycle(struct rig *r, struct drain_stats *st)
+{
+	struct errmsg em = { "" };
+	int ret = drain_cycle(&r->d, &r->pol, st, &em);
+
+	if (ret)
+		print_message("cycle: %s\n", em.text);
+	return ret;
+}
+
+/* The store holds exactly records 0..k_end-1, each once, byte for byte. */
+static void check_store(struct rig *r)
+{
+	struct chain_iter *it;
+	struct ima_record rec;
+	struct errmsg em = { "" };
+	struct replay *rp = NULL;
+	uint64_t i = 0, first, alt;
+
+	assert_int_equal(chain_durable(r->c), k_end);
+	assert_int_equal(chain_iter_open(r->c, 0, &it, &em), 0);
+	while (chain_iter_next(it, &rec, &em) > 0) {
+		assert_int_equal(rec.raw_len, all_off[i + 1] - all_off[i]);
+		assert_memory_equal(rec.raw, all + all_off[i], rec.raw_len);
+		i++;
+	}
+	chain_iter_free(it);
+	assert_int_equal(i, k_end);
+	assert_int_equal(chain_replay(r->c, k_end, true, false, &rp, &em), 0);
+	replay_free(rp);
+	/* readers (export) place the kernel's list where it really starts */
+	assert_int_equal(kernel_first_index(r->c, r->boot, &first, &alt, &em), 0);
+	assert_int_equal(first, k_first);
+}
+
+static void test_drain_cycles(void **state)
+{
+	struct drain_stats st;
+	struct rig r;
+
+	(void)state;
+	measure(50);
+	rig_open(&r);
+	/* below keep + trim_records: store, do not delete */
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 50);
+	assert_int_equal(st.deleted, 0);
+	assert_int_equal(k_first, 0);
+	measure(100);
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 100);
+	assert_int_equal(st.deleted, 140);
+	assert_int_equal(k_end - k_first, 10);
+	for (int i = 0; i < 10; i++) {
+		measure(37 + (uint64_t)i * 13);
+		assert_int_equal(cycle(&r, &st), 0);
+	}
+	/* nothing new: a cycle compares the kept records and does nothing */
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 0);
+	check_store(&r);
+	rig_close(&r);
+	/* a restart finds the kernel's head from trims.log */
+	measure(200);
+	rig_open(&r);
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 200);
+	assert_int_equal(k_end - k_first, 10);
+	check_store(&r);
+	rig_close(&r);
+}
+
+static void test_foreign_trimmer(void **state)
+{
+	struct drain_stats st;
+	struct rig r;
+
+	(void)state;
+	measure(150);
+	rig_open(&r);
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(k_end - k_first, 10);
+	/* someone deletes records we have not seen: they are lost */
+	measure(50);
+	k_first += 30;
+	write_kernel();
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_true(r.d.foreign);
+	measure(200);
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.deleted, 0);	/* never trims again */
+	rig_close(&r);
+}
+
+static const char *const failpoints[] = {
+	"after-read", "after-append", "commit-after-write", "commit-after-fsync",
+	"after-intended", "after-trim-write", "after-done",
+};
+
+static void test_crash_points(void **state)
+{
+	struct drain_stats st;
+	struct rig r;
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(failpoints) / sizeof(failpoints[0]); f++) {
+		int status;
+		pid_t pid;
+
+		measure(120 + f);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char fp[64];
+
+			snprintf(fp, sizeof(fp), "%s:kill", failpoints[f]);
+			setenv("IMASTORE_FAILPOINT", fp, 1);
+			rig_open(&r);
+			cycle(&r, &st);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+			fail_msg("failpoint %s: the child was not killed there", failpoints[f]);
+		/* the fake kernel's state lives in this process: redo a trim-write */
+		if (f == 5 || f == 6) {
+			uint64_t first, alt;
+			struct errmsg em = { "" };
+
+			rig_open(&r);
+			assert_int_equal(kernel_first_index(r.c, r.boot, &first, &alt, &em), 0);
+			if (first > k_first) {
+				k_first = first;
+				write_kernel();
+			}
+			rig_close(&r);
+		}
+		rig_open(&r);
+		assert_int_equal(cycle(&r, &st), 0);
+		check_store(&r);
+		assert_false(r.d.foreign);
+		rig_close(&r);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_drain_cycles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_trimmer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

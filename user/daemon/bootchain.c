@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bootchain.h"
+#include "kernel_ima.h"
+#include "list_reader.h"
+#include "log.h"
+#include "template.h"
+
+const struct hash_alg *boot_chain_list_bank(const struct chain *c)
+{
+	const struct chain_meta *m = chain_meta(c);
+
+	for (unsigned i = 0; i < m->nbanks; i++)
+		if (m->banks[i]->tpm_id == m->bank->tpm_id)
+			return m->banks[i];
+	return m->bank;
+}
+
+static bool is_boot_aggregate(const struct ima_record *rec)
+{
+	struct field_view f[TEMPLATE_FIELDS_MAX];
+	int n = template_split(rec, f, TEMPLATE_FIELDS_MAX, NULL);
+
+	return n >= 2 && f[1].len >= 14 && !memcmp(f[1].data, "boot_aggregate", 14);
+}
+
+/* hashed or padded: which computation gives the list's template digest */
+static int bank_mode(const struct ima_record *rec, const struct hash_alg *bank,
+		     const struct hash_alg **out)
+{
+	const struct hash_alg *cand[2] = { bank, hash_alg_padded(bank) };
+	uint8_t d[IMA_MAX_DIGEST];
+	struct hash_ctx *ctx;
+	int ret;
+
+	for (int i = 0; i < 2; i++) {
+		if (hash_ctx_new_template(cand[i], &ctx))
+			continue;
+		ret = ima_record_template_digest(rec, ctx, d);
+		hash_ctx_free(ctx);
+		if (!ret && !memcmp(d, rec->digest, rec->digest_len)) {
+			*out = cand[i];
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* What the head of one bank's list tells. */
+struct probe {
+	const struct hash_alg *mode;	/* the bank, or its padded twin */
+	bool little_endian;
+	bool starts_at_boot;		/* first record is boot_aggregate */
+};
+
+/* The first record that is not a violation decides the bank's mode. */
+static int probe_bank(const struct hash_alg *bank, struct probe *p,
+		      struct errmsg *em)
+{
+	struct list_reader_opts lo = { .format = LIST_FORMAT_BINARY, .bank = bank };
+	struct list_reader *r = NULL;
+	struct ima_record rec;
+	char path[PATH_MAX];
+	int fd, ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = ima_kernel_list_path(bank, path, sizeof(path));
+	if (ret)
+		return errmsg_set(em, ret, "no list for bank %s", bank->name);
+	lo.path = path;
+	ret = kernel_open_list(path, O_RDONLY, 5000, &fd, em);
+	if (ret)
+		return ret;
+	ret = list_reader_open(&r, fd, &lo, em);
+	while (!ret && (ret = list_reader_next(r, &rec, em)) > 0) {
+		if (rec.index == 0) {
+			p->little_endian = rec.little_endian;
+			p->starts_at_boot = is_boot_aggregate(&rec);
+		}
+		if (ima_record_is_violation(&rec))
+			continue;
+		ret = bank_mode(&rec, bank, &p->mode) ?
+		      errmsg_set(em, -EBADMSG, "%s: record %llu matches neither a %s nor a padded SHA-1 template digest",
+				 path, (unsigned long long)rec.index, bank->name) : 0;
+		break;
+	}
+	if (ret == 0 && !p->mode)
+		ret = errmsg_set(em, -ENODATA, "%s: no record to tell the bank's mode from", path);
+	list_reader_free(r);
+	close(fd);
+	return ret < 0 ? ret : 0;
+}
+
+static int create_chain(struct store *s, const struct kernel_info *ki,
+			const char *boot_id, struct chain **out, struct errmsg *em)
+{
+	const struct hash_alg *banks[PCR_MAX_BANKS];
+	struct chain_meta m;
+	struct probe p;
+	unsigned n;
+	int ret;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.chain, sizeof(m.chain), "%s", boot_id);
+	m.bank = hash_alg_by_tpm_id(ki->bank->tpm_id);
+	n = kernel_banks(banks, PCR_MAX_BANKS);
+	for (unsigned i = 0; i < n; i++) {
+		ret = probe_bank(banks[i], &p, em);
+		if (ret)
+			return ret;
+		m.banks[m.nbanks++] = p.mode;
+		if (banks[i]->tpm_id != ki->bank->tpm_id)
+			continue;
+		m.little_endian = p.little_endian;
+		/* the chain's record 0 must be the boot's first (store-format §9) */
+		if (!p.starts_at_boot)
+			dlog(LOG_P_WARNING, "%s does not start with boot_aggregate: records were deleted before imastored ran; they are lost to the store and verify will say so",
+			     ki->list);
+	}
+	m.nboots = 1;
+	snprintf(m.boots[0].id, sizeof(m.boots[0].id), "%s", boot_id);
+	ret = store_chain_create(s, &m, out, em);
+	if (!ret)
+		dlog(LOG_P_NOTICE, "new chain %s (bank %s, %u banks)", boot_id, m.bank->name, m.nbanks);
+	return ret;
+}
+
+int boot_chain_open(struct store *s, const struct kernel_info *ki,
+		    const char *boot_id, struct chain **out, struct errmsg *em)
+{
+	int ret = store_chain_open(s, boot_id, out, em);
+
+	if (ret != -ENOENT)
+		return ret;
+	return create_chain(s, ki, boot_id, out, em);
+}

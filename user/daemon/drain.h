@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef IMASTORED_DRAIN_H
+#define IMASTORED_DRAIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "kernel.h"
+#include "store.h"
+
+/* When and how much to delete (trimming.md §4.5). */
+struct drain_policy {
+	uint64_t keep;		/* newest records left in the kernel, >= 1 */
+	uint64_t trim_records;	/* delete once the kernel holds keep + this */
+	uint64_t trim_bytes;	/* ... or a list this large (0: off) */
+	bool mirror;		/* never delete */
+};
+
+/* The state one daemon keeps across cycles for the running boot's chain. */
+struct drain {
+	struct chain *c;
+	const char *boot_id;
+	struct kernel_info ki;
+	const struct hash_alg *list_bank;	/* stored bank, by its mode */
+	bool k_known;
+	uint64_t k;		/* absolute index of the kernel's first record */
+	bool foreign;		/* someone else deleted: never trim again */
+	bool no_n;		/* the kernel refused N (ima_flush_htable) */
+	/* mirror: where the last stored record sits in the list */
+	bool mpos;
+	off_t moff;
+	uint64_t midx;
+};
+
+struct drain_stats {
+	uint64_t kernel_records;	/* in the list this cycle */
+	uint64_t list_bytes;
+	uint64_t appended, deleted, durable;
+	uint64_t window_us;		/* the writer window (list open..close) */
+};
+
+void drain_init(struct drain *d, struct chain *c, const char *boot_id,
+		const struct kernel_info *ki, const struct hash_alg *list_bank);
+/*
+ * One cycle of trimming.md §4: read, compare, append, commit, then maybe
+ * checkpoint + intended + "D\n" + done. -EBUSY: the list is held by
+ * someone (holders logged), try again next cycle.
+ */
+int drain_cycle(struct drain *d, const struct drain_policy *p,
+		struct drain_stats *st, struct errmsg *em);
+
+#endif

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * imastored: moves IMA measurement records from the kernel's list into the
+ * store and deletes them from the kernel (docs/trimming.md, docs/imastored.md).
+ * One thread; signals are blocked and taken with sigtimedwait() between
+ * cycles, so a cycle is never interrupted half way.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/bootchain.h"
+#include "daemon/config.h"
+#include "daemon/drain.h"
+#include "daemon/kernel.h"
+#include "daemon/log.h"
+#include "daemon/notify.h"
+#include "kernel_ima.h"
+#include "store.h"
+
+struct daemon {
+	struct dconfig cfg;
+	int argc;
+	char **argv;
+	struct kernel_info ki;
+	struct store *s;
+	struct chain *c;
+	char boot[STORE_ID_MAX];
+	struct drain d;
+	struct drain_policy pol;
+	sigset_t sigs;
+	bool stop;
+	uint64_t last_cycle_ms, count_after;
+	bool have_count;
+	uint64_t rec_bytes;	/* average record size seen, for trim_bytes */
+	uint64_t cycles, cycle_us;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void set_policy(struct daemon *dm)
+{
+	dm->pol.keep = dm->cfg.keep;
+	dm->pol.trim_records = dm->cfg.trim_records;
+	dm->pol.trim_bytes = dm->cfg.trim_bytes;
+	dm->pol.mirror = dm->cfg.flavor == DFLAVOR_MIRROR || dm->ki.mode == KMODE_MIRROR ||
+			 dm->ki.mode == KMODE_AD_ONLY;
+	dlog_set_level(dm->cfg.log_level);
+}
+
+/* Who holds the store: the lock file holds the writer's pid. */
+static void log_store_holder(const char *dir)
+{
+	char path[PATH_MAX], pid[32] = "?";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(pid, sizeof(pid), f))
+			pid[strcspn(pid, "\n")] = '\0';
+		fclose(f);
+	}
+	dlog(LOG_P_ERR, "%s is in use by another writer (pid %s): only one imastored may trim",
+	     dir, pid);
+}
+
+static int detect(struct daemon *dm)
+{
+	struct errmsg em = { "" };
+	int ret = kernel_detect(dm->cfg.bank, &dm->ki, &em);
+
+	if (ret) {
+		dlog(LOG_P_ERR, "%s", errmsg_text(&em));
+		return ret;
+	}
+	if (dm->cfg.flavor == DFLAVOR_N && dm->ki.mode == KMODE_MIRROR) {
+		dlog(LOG_P_ERR, "flavor N asked for, but this kernel cannot delete records (lists are read-only)");
+		return -EOPNOTSUPP;
+	}
+	if (dm->ki.mode == KMODE_AD_ONLY)
+		dlog(LOG_P_WARNING, "ima_flush_htable: the kernel only offers A/D, which imastored does not implement yet: mirroring");
+	set_policy(dm);
+	dlog(LOG_P_NOTICE, "kernel mode %s, bank %s (%s): %s", kmode_name(dm->ki.mode),
+	     dm->ki.bank->name, dm->ki.list,
+	     dm->pol.mirror ? "mirror: stores every record, deletes nothing" :
+			      "N: stores records, then deletes them from the kernel");
+	return 0;
+}
+
+/* The chain decides the bank once it exists (it may predate a --bank). */
+static int follow_chain_bank(struct daemon *dm)
+{
+	const struct hash_alg *b = chain_meta(dm->c)->bank;
+
+	if (b->tpm_id == dm->ki.bank->tpm_id)
+		return 0;
+	dlog(LOG_P_WARNING, "the chain stores bank %s: reading that bank, not %s",
+	     b->name, dm->ki.bank->name);
+	dm->ki.bank = b;
+	return ima_kernel_list_path(b, dm->ki.list, sizeof(dm->ki.list));
+}
+
+static int setup(struct daemon *dm)
+{
+	unsigned flags = STORE_WRITE | STORE_CREATE | (dm->cfg.insecure ? STORE_INSECURE : 0);
+	struct errmsg em = { "" };
+	int ret;
+
+	ret = detect(dm);
+	if (ret)
+		return ret;
+	ret = store_open(&dm->s, dm->cfg.store, flags, &em);
+	if (ret == -EBUSY) {
+		log_store_holder(dm->cfg.store);
+		return ret;
+	}
+	if (!ret)
+		ret = store_current_boot(dm->boot, sizeof(dm->boot), &em);
+	if (!ret)
+		ret = boot_chain_open(dm->s, &dm->ki, dm->boot, &dm->c, &em);
+	if (ret) {
+		dlog(LOG_P_ERR, "%s", errmsg_text(&em));
+		return ret;
+	}
+	ret = follow_chain_bank(dm);
+	if (ret) {
+		dlog(LOG_P_ERR, "the kernel has no list for the chain's bank %s", dm->ki.bank->name);
+		return ret;
+	}
+	drain_init(&dm->d, dm->c, dm->boot, &dm->ki, boot_chain_list_bank(dm->c));
+	dlog(LOG_P_INFO, "store %s, chain %s: %llu records", dm->cfg.store,
+	     chain_meta(dm->c)->chain, (unsigned long long)chain_durable(dm->c));
+	return 0;
+}
+
+static int run_cycle(struct daemon *dm)
+{
+	struct drain_stats st;
+	struct errmsg em = { "" };
+	char status[160];
+	int ret;
+
+	ret = drain_cycle(&dm->d, &dm->pol, &st, &em);
+	dm->last_cycle_ms = now_ms();
+	dm->have_count = !kernel_count(&dm->count_after);
+	if (st.kernel_records)
+		dm->rec_bytes = st.list_bytes / st.kernel_records;
+	if (ret) {
+		dlog(ret == -EBUSY ? LOG_P_WARNING : LOG_P_ERR, "cycle: %s%s", errmsg_text(&em),
+		     ret == -EBUSY ? " (retrying next cycle)" : "");
+		return ret;
+	}
+	dm->cycles++;
+	dm->cycle_us += st.window_us;
+	dlog(st.appended || st.deleted ? LOG_P_INFO : LOG_P_DEBUG,
+	     "cycle: kernel %llu records (%llu bytes), stored %llu new (%llu in all), deleted %llu, window %llu.%03llu ms",
+	     (unsigned long long)st.kernel_records, (unsigned long long)st.list_bytes,
+	     (unsigned long long)st.appended, (unsigned long long)st.durable,
+	     (unsigned long long)st.deleted, (unsigned long long)st.window_us / 1000,
+	     (unsigned long long)st.window_us % 1000);
+	snprintf(status, sizeof(status), "STATUS=%llu records stored, %llu in the kernel%s",
+		 (unsigned long long)st.durable,
+		 (unsigned long long)(st.kernel_records - st.deleted),
+		 dm->d.foreign ? ", FOREIGN TRIMMER seen: not deleting" : "");
+	notify(status);
+	return 0;
+}
+
+/* Is there work: the kernel list reached the trim threshold, or changed? */
+static bool want_cycle(struct daemon *dm)
+{
+	bool due = now_ms() - dm->last_cycle_ms >= dm->cfg.interval_ms;
+	bool trims = !dm->pol.mirror && !dm->d.foreign && !dm->d.no_n;
+	uint64_t n;
+
+	if (kernel_count(&n))
+		return due;
+	if (trims && n >= dm->pol.keep + dm->pol.trim_records)
+		return true;
+	if (trims && dm->pol.trim_bytes && n * dm->rec_bytes >= dm->pol.trim_bytes)
+		return true;
+	return due && (!dm->have_count || n != dm->count_after);
+}
+
+static void reload(struct daemon *dm)
+{
+	struct dconfig nc;
+	struct errmsg em = { "" };
+
+	if (dconfig_load(&nc, dm->argc, dm->argv, &em)) {
+		dlog(LOG_P_ERR, "reload: %s; keeping the old configuration", errmsg_text(&em));
+		return;
+	}
+	if (strcmp(nc.store, dm->cfg.store) || strcmp(nc.bank, dm->cfg.bank) ||
+	    nc.flavor != dm->cfg.flavor)
+		dlog(LOG_P_WARNING, "reload: store, bank and flavor change only at a restart");
+	snprintf(nc.store, sizeof(nc.store), "%s", dm->cfg.store);
+	snprintf(nc.bank, sizeof(nc.bank), "%s", dm->cfg.bank);
+	nc.flavor = dm->cfg.flavor;
+	dm->cfg = nc;
+	set_policy(dm);
+	dlog(LOG_P_NOTICE, "configuration reloaded: interval %u ms, latency %u ms, trim at %llu records, keep %llu",
+	     nc.interval_ms, nc.latency_ms, (unsigned long long)nc.trim_records,
+	     (unsigned long long)nc.keep);
+}
+
+/* Sleep in steps of `latency` until there is work or a signal. */
+static void wait_for_work(struct daemon *dm)
+{
+	struct timespec ts;
+	int sig;
+
+	while (!dm->stop) {
+		ts.tv_sec = dm->cfg.latency_ms / 1000;
+		ts.tv_nsec = (long)(dm->cfg.latency_ms % 1000) * 1000000L;
+		sig = sigtimedwait(&dm->sigs, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT) {
+			dlog(LOG_P_NOTICE, "signal %d: stopping", sig);
+			dm->stop = true;
+		} else if (sig == SIGHUP) {
+			notify("RELOADING=1");
+			reload(dm);
+			notify("READY=1");
+		} else if (want_cycle(dm)) {
+			return;
+		}
+	}
+}
+
+static int loop(struct daemon *dm)
+{
+	int ret = run_cycle(dm);
+
+	notify("READY=1");
+	while (!dm->cfg.once && !dm->stop) {
+		wait_for_work(dm);
+		if (!dm->stop)
+			run_cycle(dm);
+	}
+	if (dm->cycles)
+		dlog(LOG_P_INFO, "%llu cycles, %llu us per cycle on average",
+		     (unsigned long long)dm->cycles,
+		     (unsigned long long)(dm->cycle_us / dm->cycles));
+	return dm->cfg.once ? ret : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct daemon dm;	/* large (config paths, chain state) */
+	struct errmsg em = { "" };
+	int ret;
+
+	dm.argc = argc;
+	dm.argv = argv;
+	ret = dconfig_load(&dm.cfg, argc, argv, &em);
+	if (ret) {
+		if (ret < 0)
+			dlog(LOG_P_ERR, "%s", errmsg_text(&em));
+		return ret < 0 ? 2 : 0;
+	}
+	dlog_set_level(dm.cfg.log_level);
+	sigemptyset(&dm.sigs);
+	sigaddset(&dm.sigs, SIGTERM);
+	sigaddset(&dm.sigs, SIGINT);
+	sigaddset(&dm.sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &dm.sigs, NULL);
+	ret = setup(&dm);
+	if (!ret && !dm.cfg.foreground && !dm.cfg.once && daemon(0, 1)) {
+		dlog(LOG_P_ERR, "daemon: %s", strerror(errno));
+		ret = -errno;
+	}
+	if (!ret)
+		ret = loop(&dm);
+	notify("STOPPING=1");
+	chain_close(dm.c);
+	store_close(dm.s);
+	return ret ? 1 : 0;
+}
