@@ -15,7 +15,7 @@ DAEMON=$TOP/build/imastored
 [ -x "$BIN" ] || guest_die "$BIN not built: run 'make all' first"
 FILES=${DEMO_FILES:-4000}
 work=$(mktemp -d "$GUEST_TMP/demo.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'rm -rf "$work"' EXIT
 
 cat >"$work/init" <<EOF2
 #!/bin/sh
@@ -39,8 +39,8 @@ stored() { imastore status --store /var/lib/imastore -j 2>/dev/null |
 	sed -n 's/.*"records":\([0-9]*\).*/\1/p' | head -1; }
 say "kernel $(uname -r); IMA list files: $(ls $IMA | grep -c runtime_measurements_) ; TPM banks: $(ls /sys/class/tpm/tpm0 | grep -c pcr-)"
 if command -v imastored >/dev/null; then
-	imastored --store /var/lib/imastore --trim-records 500 --keep 20 --interval 200 \
-		>/tmp/imastored.log 2>&1 &
+	imastored --foreground --store /var/lib/imastore --trim-records 500 --keep 20 \
+		--interval 200 --latency 100 >/tmp/imastored.log 2>&1 &
 	DPID=$!
 	say "imastored started (pid $DPID): trims when the kernel holds >= 500 records, keeps the newest 20"
 else
@@ -88,11 +88,27 @@ initramfs_pack "$root" "$work/initrd.gz"
 echo "booting Debian's Linux $(basename "$(dirname "$GUEST_VMLINUZ")") with a TPM (qemu + swtpm, no KVM: give it a minute)..."
 log=$GUEST_CACHE/logs/demo
 mkdir -p "$log"
-: >"$log/console.log"
-( tail -n +1 -F "$log/console.log" 2>/dev/null | tr -d '\r' |
-	grep --line-buffered -a -o '@@DEMO .*' | sed -u 's/^@@DEMO //' ) &
+rm -f "$log/console.log"
+# show the guest's @@DEMO lines as they come
+shown=0
+show_new() {
+	local lines
+	[ -e "$log/console.log" ] || return 0
+	lines=$(tr -d '\r' <"$log/console.log" 2>/dev/null | grep -a -o '@@DEMO .*' | sed 's/^@@DEMO //') || true
+	[ -n "$lines" ] || return 0
+	tail -n +$((shown + 1)) <<<"$lines"
+	shown=$(wc -l <<<"$lines")
+}
+guest_run "$GUEST_VMLINUZ" "$work/initrd.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log" 900 \
+	>"$work/run.out" 2>&1 &
+run_pid=$!
+while kill -0 $run_pid 2>/dev/null; do
+	show_new
+	sleep 0.5
+done
 rc=0
-guest_run "$GUEST_VMLINUZ" "$work/initrd.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log" 900 || rc=$?
-sleep 1
+wait $run_pid || rc=$?
+show_new
+[ $rc = 0 ] || cat "$work/run.out"
 echo "demo finished (guest status $rc; console log: $log/console.log)"
 exit $rc

@@ -218,7 +218,10 @@ void dconfig_usage(FILE *f, const char *prog)
 "  -h, --help              this help\n"
 "\n"
 "SIGTERM finishes the cycle under way and exits 0; SIGHUP reloads the\n"
-"configuration. Command-line options override the file.\n", prog);
+"configuration. Command-line options override the file.\n"
+"\n"
+"Exit status: 0 stopped by SIGTERM (or --once done), 1 a fatal error (no IMA,\n"
+"the store locked by another imastored or unusable), 2 bad usage.\n", prog);
 }
 
 static const struct option longopts[] = {

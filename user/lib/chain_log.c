@@ -292,16 +292,23 @@ static int trim_find_cb(void *arg, const struct frame *f)
 	return 0;
 }
 
+static int trim_find(struct chain *c, const char *boot_id,
+		     struct trim_find *tf, struct errmsg *em)
+{
+	off_t end;
+	bool corrupt;
+
+	memset(tf, 0, sizeof(*tf));
+	memcpy(tf->boot, boot_id, strnlen(boot_id, 40));
+	return log_scan(c, TRIM_LOG, trim_find_cb, tf, &end, &corrupt, em);
+}
+
 int chain_trim_last_done(struct chain *c, const char *boot_id,
 			 uint64_t *first_kept, struct errmsg *em)
 {
-	struct trim_find tf = { { 0 }, 0, 0, false, 0, false };
-	off_t end;
-	bool corrupt;
-	int ret;
+	struct trim_find tf;
+	int ret = trim_find(c, boot_id, &tf, em);
 
-	memcpy(tf.boot, boot_id, strnlen(boot_id, 40));
-	ret = log_scan(c, TRIM_LOG, trim_find_cb, &tf, &end, &corrupt, em);
 	if (ret)
 		return ret;
 	if (!tf.found_done)
@@ -313,13 +320,9 @@ int chain_trim_last_done(struct chain *c, const char *boot_id,
 int chain_trim_last(struct chain *c, const char *boot_id, uint64_t *first_kept,
 		    enum trim_state *state, struct errmsg *em)
 {
-	struct trim_find tf = { { 0 }, 0, 0, false, 0, false };
-	off_t end;
-	bool corrupt;
-	int ret;
+	struct trim_find tf;
+	int ret = trim_find(c, boot_id, &tf, em);
 
-	memcpy(tf.boot, boot_id, strnlen(boot_id, 40));
-	ret = log_scan(c, TRIM_LOG, trim_find_cb, &tf, &end, &corrupt, em);
 	if (ret)
 		return ret;
 	if (!tf.found)
