@@ -252,6 +252,62 @@ static void test_drain_cycles(void **state)
 	rig_close(&r);
 }
 
+static void set_boot(const char *id)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/boot_id", tmp);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", id);
+	fclose(f);
+	setenv("IMASTORE_BOOT_ID_FILE", path, 1);
+}
+
+/*
+ * kexec: the next kernel's list begins with the records the old one still
+ * held, and the chain goes on (store-format.md §9); a reboot starts a new
+ * chain.
+ */
+static void test_kexec_continues_the_chain(void **state)
+{
+	struct drain_stats st;
+	struct rig r;
+	uint64_t held;
+
+	(void)state;
+	set_boot("11111111-1111-1111-1111-111111111111");
+	measure(400);
+	rig_open(&r);
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_true(k_first > 0);
+	held = k_first;
+	rig_close(&r);
+	/* kexec: same kernel list (its head), then more records */
+	set_boot("22222222-2222-2222-2222-222222222222");
+	measure(300);
+	rig_open(&r);
+	assert_string_equal(chain_meta(r.c)->chain, "11111111-1111-1111-1111-111111111111");
+	assert_int_equal(chain_meta(r.c)->nboots, 2);
+	assert_int_equal(chain_meta(r.c)->boots[1].first_index, held);
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 300);	/* nothing stored twice */
+	check_store(&r);
+	rig_close(&r);
+	/* a reboot: the list starts again at boot_aggregate: a new chain */
+	set_boot("33333333-3333-3333-3333-333333333333");
+	k_first = 0;
+	k_end = 0;
+	measure(50);
+	rig_open(&r);
+	assert_string_equal(chain_meta(r.c)->chain, "33333333-3333-3333-3333-333333333333");
+	assert_int_equal(cycle(&r, &st), 0);
+	check_store(&r);
+	rig_close(&r);
+	unsetenv("IMASTORE_BOOT_ID_FILE");
+}
+
 static void test_foreign_trimmer(void **state)
 {
 	struct drain_stats st;
@@ -330,6 +386,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_drain_cycles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_trimmer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kexec_continues_the_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
 	};
 

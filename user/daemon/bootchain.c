@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -131,12 +132,119 @@ static int create_chain(struct store *s, const struct kernel_info *ki,
 	return ret;
 }
 
+/*
+ * Is the kernel's list the continuation of chain c after a kexec (PCRs not
+ * reset: the new kernel's list begins with the records the old one still
+ * held, kernel-interface.md §7)? Then its head is, byte for byte, the
+ * chain's records from some j on; *first = j. Since imastored always keeps
+ * at least one record in the kernel, a kexec'ed list always overlaps.
+ */
+static int kexec_overlap(struct chain *c, const struct kernel_info *ki,
+			 uint64_t *first, bool *found, struct errmsg *em)
+{
+	const struct chain_meta *m = chain_meta(c);
+	struct list_reader_opts lo = { .format = LIST_FORMAT_BINARY,
+				       .bank = boot_chain_list_bank(c) };
+	struct list_reader *r = NULL;
+	struct chain_iter *it = NULL, *scan = NULL;
+	struct ima_record k, st;
+	uint64_t lo_idx = 0, j;
+	uint8_t *head = NULL;
+	size_t head_len = 0;
+	char path[PATH_MAX];
+	int fd = -1, ret;
+
+	*found = false;
+	if (m->bank->tpm_id != ki->bank->tpm_id ||
+	    ima_kernel_list_path(lo.bank, path, sizeof(path)))
+		return 0;
+	/* the old kernel's head is at or after its last completed trim */
+	if (m->nboots)
+		lo_idx = m->boots[m->nboots - 1].first_index;
+	chain_trim_last_done(c, m->boots[m->nboots - 1].id, &lo_idx, NULL);
+	lo.path = path;
+	ret = kernel_open_list(path, O_RDONLY, 5000, &fd, em);
+	if (!ret)
+		ret = list_reader_open(&r, fd, &lo, em);
+	if (!ret && (ret = list_reader_next(r, &k, em)) > 0) {
+		head_len = k.raw_len;
+		head = malloc(head_len);
+		ret = head ? 0 : -ENOMEM;
+		if (head)
+			memcpy(head, k.raw, head_len);
+	}
+	/* one pass over the chain for records equal to the kernel's head */
+	if (!ret && head)
+		ret = chain_iter_open(c, lo_idx, &scan, em);
+	for (j = lo_idx; !ret && head && j < chain_durable(c) && !*found; j++) {
+		bool same = true;
+
+		ret = chain_iter_next(scan, &st, em);
+		if (ret <= 0)
+			break;
+		ret = 0;
+		if (st.raw_len != head_len || memcmp(st.raw, head, head_len))
+			continue;
+		/* candidate j: the kernel's records must be the chain's from j */
+		list_reader_free(r);
+		r = NULL;
+		if (lseek(fd, 0, SEEK_SET) || (ret = list_reader_open(&r, fd, &lo, em)) ||
+		    (ret = chain_iter_open(c, j, &it, em)))
+			break;
+		for (uint64_t i = j; same && i < chain_durable(c); i++) {
+			int a = list_reader_next(r, &k, em);
+			int b = chain_iter_next(it, &st, em);
+
+			if (a <= 0 || b <= 0)
+				same = a == 0 && i > j;	/* the kernel list ended: fine */
+			else
+				same = k.raw_len == st.raw_len && !memcmp(k.raw, st.raw, k.raw_len);
+			if (a <= 0)
+				break;
+		}
+		chain_iter_free(it);
+		it = NULL;
+		if (same) {
+			*found = true;
+			*first = j;
+		}
+	}
+	chain_iter_free(scan);
+	free(head);
+	list_reader_free(r);
+	if (fd >= 0)
+		close(fd);
+	return ret < 0 ? ret : 0;
+}
+
 int boot_chain_open(struct store *s, const struct kernel_info *ki,
 		    const char *boot_id, struct chain **out, struct errmsg *em)
 {
+	char (*ids)[STORE_ID_MAX] = NULL;
+	struct chain *c = NULL;
+	uint64_t first = 0;
+	bool found = false;
+	size_t n = 0;
 	int ret = store_chain_open(s, boot_id, out, em);
 
 	if (ret != -ENOENT)
+		return ret;
+	/* a kexec continues the newest chain (store-format.md §9) */
+	ret = store_chain_list(s, &ids, &n, em);
+	if (!ret && n && !store_chain_open(s, ids[0], &c, NULL))
+		ret = kexec_overlap(c, ki, &first, &found, em);
+	free(ids);
+	if (!ret && found) {
+		ret = chain_add_boot(c, boot_id, first, em);
+		if (!ret) {
+			dlog(LOG_P_NOTICE, "boot %s continues chain %s from record %llu (kexec)",
+			     boot_id, chain_meta(c)->chain, (unsigned long long)first);
+			*out = c;
+			return 0;
+		}
+	}
+	chain_close(c);
+	if (ret)
 		return ret;
 	return create_chain(s, ki, boot_id, out, em);
 }
