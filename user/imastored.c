@@ -7,14 +7,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/bootchain.h"
+#include "daemon/capture.h"
 #include "daemon/config.h"
 #include "daemon/drain.h"
 #include "daemon/kernel.h"
@@ -39,6 +42,14 @@ struct daemon {
 	bool have_count;
 	uint64_t rec_bytes;	/* average record size seen, for trim_bytes */
 	uint64_t cycles, cycle_us;
+	/* the BPF wake-up (docs/bpf.md); without it, polling as before */
+	struct capture cap;
+	bool have_cap;
+	int sigfd;
+	/* securityfs reads of runtime_measurements_count: waiting / after cycles */
+	uint64_t idle_reads, cycle_reads;
+	/* first pending record -> drain start (BPF only) */
+	uint64_t lat_n, lat_ns_sum, lat_ns_max;
 };
 
 static uint64_t now_ms(void)
@@ -47,6 +58,16 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Every read of runtime_measurements_count goes through here: counted. */
+static int read_count(struct daemon *dm, uint64_t *n, bool idle)
+{
+	if (idle)
+		dm->idle_reads++;
+	else
+		dm->cycle_reads++;
+	return kernel_count(n);
 }
 
 static void set_policy(struct daemon *dm)
@@ -145,16 +166,39 @@ static int setup(struct daemon *dm)
 	return 0;
 }
 
+static void note_drain_start(struct daemon *dm, uint64_t t0)
+{
+	uint64_t lat;
+
+	if (!dm->cap.first_pending_ns || t0 < dm->cap.first_pending_ns)
+		return;
+	lat = t0 - dm->cap.first_pending_ns;
+	dm->lat_n++;
+	dm->lat_ns_sum += lat;
+	if (lat > dm->lat_ns_max)
+		dm->lat_ns_max = lat;
+}
+
 static int run_cycle(struct daemon *dm)
 {
 	struct drain_stats st;
 	struct errmsg em = { "" };
 	char status[160];
+	uint64_t t0;
 	int ret;
 
+	/* consumed first: what arrives later is dated after t0 and stays pending */
+	if (dm->have_cap)
+		capture_consume(&dm->cap);
+	t0 = capture_now_ns();
+	if (dm->have_cap)
+		note_drain_start(dm, t0);
 	ret = drain_cycle(&dm->d, &dm->pol, &st, &em);
 	dm->last_cycle_ms = now_ms();
-	dm->have_count = !kernel_count(&dm->count_after);
+	dm->have_count = !read_count(dm, &dm->count_after, false);
+	/* records measured before t0 were in the list this cycle read */
+	if (dm->have_cap && !ret)
+		capture_drained(&dm->cap, t0);
 	if (st.kernel_records)
 		dm->rec_bytes = st.list_bytes / st.kernel_records;
 	if (ret) {
@@ -185,7 +229,7 @@ static bool want_cycle(struct daemon *dm)
 	bool trims = !dm->pol.mirror && !dm->d.foreign && !dm->d.no_n;
 	uint64_t n;
 
-	if (kernel_count(&n))
+	if (read_count(dm, &n, true))
 		return due;
 	if (trims && n >= dm->pol.keep + dm->pol.trim_records)
 		return true;
@@ -204,8 +248,9 @@ static void reload(struct daemon *dm)
 		return;
 	}
 	if (strcmp(nc.store, dm->cfg.store) || strcmp(nc.bank, dm->cfg.bank) ||
-	    nc.flavor != dm->cfg.flavor)
-		dlog(LOG_P_WARNING, "reload: store, bank and flavor change only at a restart");
+	    nc.flavor != dm->cfg.flavor || nc.bpf != dm->cfg.bpf ||
+	    nc.ringbuf_size != dm->cfg.ringbuf_size)
+		dlog(LOG_P_WARNING, "reload: store, bank, flavor and the BPF settings change only at a restart");
 	snprintf(nc.store, sizeof(nc.store), "%s", dm->cfg.store);
 	snprintf(nc.bank, sizeof(nc.bank), "%s", dm->cfg.bank);
 	nc.flavor = dm->cfg.flavor;
@@ -216,33 +261,170 @@ static void reload(struct daemon *dm)
 	     (unsigned long long)nc.keep);
 }
 
+static void take_signal(struct daemon *dm, int sig)
+{
+	if (sig == SIGTERM || sig == SIGINT) {
+		dlog(LOG_P_NOTICE, "signal %d: stopping", sig);
+		dm->stop = true;
+	} else if (sig == SIGHUP) {
+		notify("RELOADING=1");
+		reload(dm);
+		notify("READY=1");
+	}
+}
+
+/*
+ * With BPF the records counted since the last drain stand in for
+ * runtime_measurements_count: the same rules as want_cycle(), without a
+ * securityfs read. count_after was read right after the last cycle.
+ */
+static bool bpf_want_cycle(struct daemon *dm)
+{
+	bool trims = !dm->pol.mirror && !dm->d.foreign && !dm->d.no_n;
+	uint64_t pending = dm->cap.pending, n = dm->count_after + pending;
+
+	if (!pending)
+		return false;
+	if (!dm->have_count)
+		return true;
+	if (trims && n >= dm->pol.keep + dm->pol.trim_records)
+		return true;
+	if (trims && dm->pol.trim_bytes && n * dm->rec_bytes >= dm->pol.trim_bytes)
+		return true;
+	return now_ms() - dm->last_cycle_ms >= dm->cfg.interval_ms;
+}
+
+/* Idle: no timer at all; with records waiting: until the interval is due. */
+static int bpf_timeout(struct daemon *dm)
+{
+	uint64_t since = now_ms() - dm->last_cycle_ms;
+
+	if (!dm->cap.pending)
+		return -1;
+	return since >= dm->cfg.interval_ms ? 0 : (int)(dm->cfg.interval_ms - since);
+}
+
+static void take_signalfd(struct daemon *dm)
+{
+	struct signalfd_siginfo si;
+
+	while (read(dm->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		take_signal(dm, (int)si.ssi_signo);
+}
+
+/* Sleep until the ring buffer has records, a signal, or the interval. */
+static void wait_bpf(struct daemon *dm)
+{
+	struct pollfd p[2] = {
+		{ .fd = capture_fd(&dm->cap), .events = POLLIN },
+		{ .fd = dm->sigfd, .events = POLLIN },
+	};
+	int ret;
+
+	while (!dm->stop) {
+		ret = capture_consume(&dm->cap);
+		if (ret < 0 && ret != -EINTR)
+			dlog(LOG_P_WARNING, "bpf: ring buffer: %s", strerror(-ret));
+		if (bpf_want_cycle(dm))
+			return;
+		ret = poll(p, 2, bpf_timeout(dm));
+		if (ret < 0 && errno != EINTR) {
+			dlog(LOG_P_ERR, "poll: %s", strerror(errno));
+			dm->stop = true;
+		}
+		if (p[1].revents & POLLIN)
+			take_signalfd(dm);
+	}
+}
+
 /* Sleep in steps of `latency` until there is work or a signal. */
 static void wait_for_work(struct daemon *dm)
 {
 	struct timespec ts;
 	int sig;
 
+	if (dm->have_cap) {
+		wait_bpf(dm);
+		return;
+	}
 	while (!dm->stop) {
 		ts.tv_sec = dm->cfg.latency_ms / 1000;
 		ts.tv_nsec = (long)(dm->cfg.latency_ms % 1000) * 1000000L;
 		sig = sigtimedwait(&dm->sigs, NULL, &ts);
-		if (sig == SIGTERM || sig == SIGINT) {
-			dlog(LOG_P_NOTICE, "signal %d: stopping", sig);
-			dm->stop = true;
-		} else if (sig == SIGHUP) {
-			notify("RELOADING=1");
-			reload(dm);
-			notify("READY=1");
-		} else if (want_cycle(dm)) {
+		if (sig > 0)
+			take_signal(dm, sig);
+		else if (want_cycle(dm))
 			return;
-		}
 	}
+}
+
+/* Attached before the first cycle, so that cycle covers what came before. */
+static void start_capture(struct daemon *dm)
+{
+	struct errmsg em = { "" };
+	const char *dump = *dm->cfg.dump_records ? dm->cfg.dump_records : NULL;
+
+	if (dm->cfg.once)
+		return;
+	if (!dm->cfg.bpf) {
+		dlog(LOG_P_NOTICE, "BPF wake-up off (--no-bpf): polling runtime_measurements_count every %u ms",
+		     dm->cfg.latency_ms);
+		return;
+	}
+	dm->sigfd = signalfd(-1, &dm->sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (dm->sigfd < 0) {
+		errmsg_set(&em, -errno, "signalfd: %s", strerror(errno));
+	} else if (!capture_open(&dm->cap, dm->cfg.ringbuf_size, dump, &em)) {
+		dm->have_cap = true;
+		dlog(LOG_P_NOTICE, "BPF wake-up: fexit on ima_add_template_entry, ring buffer %llu bytes; no polling while idle",
+		     (unsigned long long)dm->cfg.ringbuf_size);
+		return;
+	}
+	dlog(LOG_P_NOTICE, "BPF wake-up unavailable (%s): polling runtime_measurements_count every %u ms",
+	     errmsg_text(&em), dm->cfg.latency_ms);
+	if (dm->sigfd >= 0)
+		close(dm->sigfd);
+	dm->sigfd = -1;
+}
+
+static void log_bpf_stats(struct daemon *dm)
+{
+	struct imacapture_stats st;
+
+	if (capture_stats(&dm->cap, &st))
+		return;
+	dlog(LOG_P_INFO, "bpf: emitted %llu, reserve_failures %llu, truncated %llu, duplicates %llu, errors %llu; received %llu, lost %llu (gaps), dumped %llu",
+	     (unsigned long long)st.emitted, (unsigned long long)st.reserve_failures,
+	     (unsigned long long)st.truncated, (unsigned long long)st.duplicates,
+	     (unsigned long long)st.errors, (unsigned long long)dm->cap.received,
+	     (unsigned long long)capture_lost(&dm->cap), (unsigned long long)dm->cap.dumped);
+	dlog(LOG_P_INFO, "bpf latency: record to wake-up avg %llu us max %llu us; record to drain start avg %llu us max %llu us (%llu drains)",
+	     (unsigned long long)(dm->cap.received ? dm->cap.wake_ns_sum / dm->cap.received / 1000 : 0),
+	     (unsigned long long)dm->cap.wake_ns_max / 1000,
+	     (unsigned long long)(dm->lat_n ? dm->lat_ns_sum / dm->lat_n / 1000 : 0),
+	     (unsigned long long)dm->lat_ns_max / 1000, (unsigned long long)dm->lat_n);
+}
+
+static void stop_capture(struct daemon *dm)
+{
+	dlog(LOG_P_INFO, "securityfs: %llu reads of runtime_measurements_count while waiting, %llu after cycles; %llu cycles (%s)",
+	     (unsigned long long)dm->idle_reads, (unsigned long long)dm->cycle_reads,
+	     (unsigned long long)dm->cycles, dm->have_cap ? "bpf" : "polling");
+	if (!dm->have_cap)
+		return;
+	capture_consume(&dm->cap);
+	log_bpf_stats(dm);
+	capture_close(&dm->cap);
+	close(dm->sigfd);
+	dm->have_cap = false;
 }
 
 static int loop(struct daemon *dm)
 {
-	int ret = run_cycle(dm);
+	int ret;
 
+	start_capture(dm);
+	ret = run_cycle(dm);
 	notify("READY=1");
 	while (!dm->cfg.once && !dm->stop) {
 		wait_for_work(dm);
@@ -253,6 +435,8 @@ static int loop(struct daemon *dm)
 		dlog(LOG_P_INFO, "%llu cycles, %llu us per cycle on average",
 		     (unsigned long long)dm->cycles,
 		     (unsigned long long)(dm->cycle_us / dm->cycles));
+	if (!dm->cfg.once)
+		stop_capture(dm);
 	return dm->cfg.once ? ret : 0;
 }
 
@@ -264,6 +448,7 @@ int main(int argc, char **argv)
 
 	dm.argc = argc;
 	dm.argv = argv;
+	dm.sigfd = -1;
 	ret = dconfig_load(&dm.cfg, argc, argv, &em);
 	if (ret) {
 		if (ret < 0)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "imacapture.h"
 #include "hash_alg.h"
 #include "log.h"
 #include "store.h"
@@ -22,6 +23,8 @@ void dconfig_defaults(struct dconfig *c)
 	c->keep = 16;
 	c->flavor = DFLAVOR_AUTO;
 	c->log_level = LOG_P_INFO;
+	c->bpf = true;
+	c->ringbuf_size = IMACAPTURE_RINGBUF_DEFAULT;
 }
 
 const char *dflavor_name(enum dflavor f)
@@ -84,6 +87,17 @@ static int set_bool(bool *b, const char *val)
 	return 0;
 }
 
+/* The kernel wants a power of 2 and at least a page. */
+static int set_ringbuf_size(struct dconfig *c, const char *val)
+{
+	uint64_t v;
+
+	if (parse_u64(val, &v) || v < 4096 || v > (1ull << 30) || (v & (v - 1)))
+		return -EINVAL;
+	c->ringbuf_size = v;
+	return 0;
+}
+
 static int set_level(struct dconfig *c, const char *val)
 {
 	static const char *const names[] = { "err", "warning", "notice", "info", "debug" };
@@ -124,6 +138,14 @@ static int apply(struct dconfig *c, const char *key, const char *val)
 		return set_bool(&c->insecure, val);
 	if (!strcmp(key, "log_level"))
 		return set_level(c, val);
+	if (!strcmp(key, "bpf"))
+		return set_bool(&c->bpf, val);
+	if (!strcmp(key, "ringbuf_size"))
+		return set_ringbuf_size(c, val);
+	if (!strcmp(key, "dump_records")) {
+		snprintf(c->dump_records, sizeof(c->dump_records), "%s", val);
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -205,7 +227,8 @@ void dconfig_usage(FILE *f, const char *prog)
 "  -c, --config FILE       config file (default " DCONFIG_DEFAULT_PATH ")\n"
 "  -s, --store DIR         the store (default " STORE_DEFAULT_DIR ")\n"
 "      --interval MS       a cycle at least every MS ms (default 10000)\n"
-"      --latency MS        poll runtime_measurements_count every MS ms (1000)\n"
+"      --latency MS        poll runtime_measurements_count every MS ms (1000;\n"
+"                          without BPF only, see --no-bpf)\n"
 "      --trim-records T    delete once the kernel holds keep + T records (1000)\n"
 "      --trim-bytes B      ... or its list is B bytes or more (default off)\n"
 "      --keep K            newest records left in the kernel, >= 1 (16)\n"
@@ -215,6 +238,10 @@ void dconfig_usage(FILE *f, const char *prog)
 "      --foreground        do not detach (systemd runs it so)\n"
 "      --insecure          accept loose store permissions\n"
 "      --log-level L       err, warning, notice, info (default), debug\n"
+"      --no-bpf            poll runtime_measurements_count, no BPF wake-up\n"
+"      --ringbuf-size B    BPF ring buffer bytes, a power of 2 (1048576)\n"
+"      --dump-records FILE write the BPF records to FILE as a binary list\n"
+"                          (a test aid; the store never depends on them)\n"
 "  -h, --help              this help\n"
 "\n"
 "SIGTERM finishes the cycle under way and exits 0; SIGHUP reloads the\n"
@@ -235,6 +262,9 @@ static const struct option longopts[] = {
 	{ "bank", required_argument, NULL, 1 },
 	{ "flavor", required_argument, NULL, 1 },
 	{ "log-level", required_argument, NULL, 1 },
+	{ "ringbuf-size", required_argument, NULL, 1 },
+	{ "dump-records", required_argument, NULL, 1 },
+	{ "no-bpf", no_argument, NULL, 'B' },
 	{ "once", no_argument, NULL, 'o' },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "insecure", no_argument, NULL, 'I' },
@@ -265,6 +295,7 @@ static int parse_args(struct dconfig *c, int argc, char **argv, bool pass2,
 		case 'o': c->once = true; break;
 		case 'f': c->foreground = true; break;
 		case 'I': c->insecure = true; break;
+		case 'B': c->bpf = false; break;
 		case 'h': dconfig_usage(stdout, argv[0]); return 1;
 		default: return errmsg_set(em, -EINVAL, "bad usage (see --help)");
 		}

@@ -33,6 +33,9 @@ struct dconfig {
 	enum dflavor flavor;
 	bool once, foreground, insecure;
 	int log_level;
+	bool bpf;		/* wake on the BPF ring buffer (docs/bpf.md) */
+	uint64_t ringbuf_size;	/* its size in bytes, a power of 2 */
+	char dump_records[PATH_MAX];	/* test aid: records as a binary list */
 };
 
 void dconfig_defaults(struct dconfig *c);

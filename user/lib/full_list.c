@@ -255,11 +255,14 @@ int full_list_next(struct full_list *fl, struct ima_record *rec,
 	if (fl->next >= fl->end)
 		return 0;
 	if (fl->next < chain_durable(fl->c)) {
-		ret = chain_iter_next(fl->it, &s, em);
+		bool same = fl->bank->tpm_id == chain_meta(fl->c)->bank->tpm_id;
+
+		/* the stored bank: the stored bytes as they are, no copy */
+		ret = chain_iter_next(fl->it, same ? rec : &s, em);
 		if (ret <= 0)
 			return ret ? ret : errmsg_set(em, -EIO, "store ended early");
-		ret = record_for_bank(&s, chain_meta(fl->c), fl->bank, &fl->ctx,
-				      fl->buf, rec, em);
+		ret = same ? 0 : record_for_bank(&s, chain_meta(fl->c), fl->bank,
+						 &fl->ctx, fl->buf, rec, em);
 		if (ret)
 			return ret;
 		fl->next++;

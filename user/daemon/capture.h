@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+#ifndef IMASTORED_CAPTURE_H
+#define IMASTORED_CAPTURE_H
+
+/*
+ * The BPF wake-up (docs/bpf.md): an fexit program on ima_add_template_entry
+ * puts every appended record in a ring buffer. The daemon only counts them to
+ * decide when to drain; what it stores always comes from the kernel's list,
+ * so a lost record (ring full) costs nothing but a gap in the sequence.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errmsg.h"
+#include "imacapture.h"
+
+#define CAPTURE_PIN_DIR "/sys/fs/bpf/imastore"
+
+struct imacapture_bpf;
+struct ring_buffer;
+
+struct capture {
+	struct imacapture_bpf *skel;
+	struct ring_buffer *rb;
+	bool pinned;
+	int dump_fd;			/* --dump-records: -1 off */
+	uint64_t covered_ns;		/* records older than this are drained */
+	uint64_t received;		/* records taken from the ring */
+	uint64_t next_seq;		/* highest seq seen + 1 */
+	uint64_t pending;		/* new records (gaps included) since a drain */
+	uint64_t first_pending_ns;	/* ktime of the oldest pending record */
+	uint64_t dumped, dump_skipped;
+	uint64_t wake_ns_sum, wake_ns_max;	/* record -> callback */
+};
+
+/*
+ * Open, size the ring (bytes, a power of 2 >= the page size), load, attach,
+ * pin the counters under CAPTURE_PIN_DIR. dump: a file that receives every
+ * record in the binary list format of its bank, or NULL. On failure nothing
+ * is left behind and em says why (the caller falls back to polling).
+ */
+int capture_open(struct capture *c, size_t ringbuf_size, const char *dump,
+		 struct errmsg *em);
+void capture_close(struct capture *c);
+/* The fd to poll for records (an epoll fd, readable when records wait). */
+int capture_fd(const struct capture *c);
+/* Take every waiting record: their number or -errno. */
+int capture_consume(struct capture *c);
+/* A drain read the list from `ns` (CLOCK_MONOTONIC) on: older records are in it. */
+void capture_drained(struct capture *c, uint64_t ns);
+/* Records the ring could not take (gaps in seq). */
+uint64_t capture_lost(const struct capture *c);
+/* The per-CPU counters, summed (last_seq: the maximum). */
+int capture_stats(const struct capture *c, struct imacapture_stats *sum);
+
+uint64_t capture_now_ns(void);
+
+#endif
