@@ -101,6 +101,10 @@ fi
 check_export() { # store what dir expected
 	if ! imastore export --store "$1" --format ascii -o /nm/exp.txt 2>/nm/exp.err; then
 		fail "$2: export ($(head -c 300 /nm/exp.err))"
+		imastore export --store "$1" --format ascii --no-kernel -o /dev/null 2>&1 | sed 's/^/guest: export --no-kernel: /'
+		imastore fsck --store "$1" 2>&1 | head -5 | sed 's/^/guest: fsck: /'
+		df /nm /tmp 2>&1 | sed 's/^/guest: df: /'
+		grep -a -i 'err\|warn' /nm/d2.log | head -5 | sed 's/^/guest: d2: /'
 		return
 	fi
 	n=$(grep -c " $3/" /nm/exp.txt || true)

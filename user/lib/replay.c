@@ -36,6 +36,7 @@ struct replay {
 	struct hash_ctx *check;		/* list bank's, if it is not replayed */
 	const struct hash_alg *check_alg;
 	const struct pcr_set *expected;
+	const struct pcr_bank *exp_bank[PCR_MAX_BANKS];	/* per replayed bank */
 	int64_t matched[PCR_MAX_BANKS][IMA_PCR_COUNT];
 	/* threads: lane 0 is the caller's */
 	unsigned nlanes;
@@ -147,6 +148,9 @@ void replay_free(struct replay *rp)
 void replay_watch(struct replay *rp, const struct pcr_set *expected)
 {
 	rp->expected = expected;
+	for (unsigned b = 0; b < rp->st.pcrs.nbanks; b++)
+		rp->exp_bank[b] = expected ?
+			pcr_set_bank((struct pcr_set *)expected, rp->st.pcrs.bank[b].alg) : NULL;
 }
 
 int64_t replay_matched_through(const struct replay *rp,
@@ -228,11 +232,14 @@ static int extend_bank(struct replay *rp, unsigned b,
 		ret = hash_ctx_update(ctx, d, size);
 	if (!ret)
 		ret = hash_ctx_final(ctx, pcr);
-	if (!ret && rp->expected) {
-		const struct pcr_bank *e = pcr_set_bank((struct pcr_set *)rp->expected,
-							bank->alg);
+	if (!ret && rp->exp_bank[b]) {
+		const struct pcr_bank *e = rp->exp_bank[b];
+		uint64_t x, y;
 
-		if (e && (e->valid & (1u << rec->pcr)) &&
+		/* once per record and bank: the first 8 bytes settle it nearly always */
+		memcpy(&x, pcr, 8);
+		memcpy(&y, e->value[rec->pcr], 8);
+		if (x == y && (e->valid & (1u << rec->pcr)) &&
 		    !memcmp(pcr, e->value[rec->pcr], size))
 			rp->matched[b][rec->pcr] = (int64_t)rec->index;
 	}
