@@ -96,6 +96,40 @@ static void print_chain(const struct chain_meta *m, const struct chain_info *ci,
 		       (unsigned long long)m->boots[i].first_index);
 }
 
+/* imastored's status file: key=value lines, shown as they are. */
+static void print_daemon(struct store *s, bool json)
+{
+	char buf[2048], *save = NULL;
+	bool first = true;
+
+	if (store_status_read(s, buf, sizeof(buf))) {
+		if (json)
+			printf("],\"daemon\":null");
+		else
+			printf("imastored: no status (it never ran on this store)\n");
+		return;
+	}
+	printf(json ? "],\"daemon\":{" : "imastored (last cycle):\n");
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *eq = strchr(l, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		if (json) {
+			printf("%s", first ? "" : ",");
+			json_cstring(stdout, l);
+			putchar(':');
+			json_cstring(stdout, eq + 1);
+		} else {
+			printf("  %-18s %s\n", l, eq + 1);
+		}
+		first = false;
+	}
+	if (json)
+		putchar('}');
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -166,8 +200,9 @@ int cmd_status(int argc, char **argv)
 		print_chain(chain_meta(c), &ci, json, i == 0);
 		chain_close(c);
 	}
+	print_daemon(s, json);
 	if (json)
-		printf("]}\n");
+		printf("}\n");
 	ret = EXIT_MATCH;
 out:
 	free(ids);

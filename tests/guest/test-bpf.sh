@@ -7,10 +7,12 @@
 #      lost in the ring (counted as gaps), none in the store;
 #   4. idle with BPF: no read of runtime_measurements_count, one cycle;
 #   5. --no-bpf: polling as before, everything drained.
+# On a kernel without BPF (staging72: tinyconfig) only the fallback: one log
+# line says why, polling drains everything.
 # Prints the numbers of docs/bpf.md (BPF cost per measurement, latencies,
 # securityfs reads per 1,000 measurements) as "guest:" lines.
 #
-#   test-bpf.sh [deb72|deb61 ...]      default: deb72 deb61
+#   test-bpf.sh [deb72|deb61|staging72 ...]      default: deb72 deb61 staging72
 #
 # One line per check, then "N passed, N failed"; exits non-zero on failure.
 # Missing qemu/kernels is a failure, unless IMASTORE_SKIP_GUEST=1.
@@ -32,7 +34,7 @@ guest_require
 [ -x "$DBIN" ] || guest_die "$DBIN not built: run 'make all' first"
 [ -x "$BPFTOOL" ] || guest_die "$BPFTOOL not found (bpftool)"
 
-KERNELS=${*:-deb72 deb61}
+KERNELS=${*:-deb72 deb61 staging72}
 work=$(mktemp -d "$GUEST_TMP/bpf.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp "$BIN" "$work/imastore"
@@ -49,7 +51,8 @@ for d in /s1 /s2 /s3 /s4 /nm; do
 	mount -t ramfs ramfs $d || { glog "ramfs"; guest_finish 2; }
 done
 chmod 0700 /s1 /s2 /s3 /s4
-mount -t bpf bpf /sys/fs/bpf || { glog "no bpffs"; guest_finish 2; }
+[ ! -e /sys/kernel/btf/vmlinux ] || mount -t bpf bpf /sys/fs/bpf ||
+	{ glog "no bpffs"; guest_finish 2; }
 {
 	for m in 0x9fa0 0x62656572 0x64626720 0x73636673 0x858458f6 0xcafe4a11; do
 		echo "dont_measure fsmagic=$m"
@@ -115,6 +118,28 @@ check_export() { # store what dir expected
 		fail "$2: the store has $n of $4 files ($dups duplicated)"
 	fi
 }
+
+# ---- a kernel without BPF (staging72): the fallback, drains everything ----
+if [ ! -e /sys/kernel/btf/vmlinux ]; then
+	imastored --foreground --store /s4 $N_FLAVOR --latency 50 --interval 1000 \
+		2>/nm/d5.log &
+	dpid=$!
+	wait_log /nm/d5.log 'cycle: kernel'
+	if [ "$(grep -a -c 'BPF wake-up unavailable' /nm/d5.log)" = 1 ]; then
+		pass "no BPF in the kernel: one line says why ($(grep -a 'BPF wake-up unavailable' /nm/d5.log | cut -c1-140))"
+	else
+		fail "no BPF: $(head -n 3 /nm/d5.log | tr '\n' ' ')"
+	fi
+	mkfiles /tmp/m/c 1000
+	sleep 3
+	stop $dpid /nm/d5.log "fallback"
+	imastored --once --store /s4 $N_FLAVOR 2>>/nm/d5.log
+	check_export /s4 "fallback" /tmp/m/c 1000
+	grep -a 'securityfs:' /nm/d5.log | sed 's/^/guest: fallback: /'
+	cp /nm/d5.log /out/
+	[ "$fails" = 0 ] && guest_finish 0
+	guest_finish 1
+fi
 
 # ---- 1, 2: records match the list; pinned counters ----
 imastored --foreground --store /s1 --flavor mirror --interval 500 --log-level debug \

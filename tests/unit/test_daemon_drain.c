@@ -240,6 +240,15 @@ static void test_drain_cycles(void **state)
 	/* nothing new: a cycle compares the kept records and does nothing */
 	assert_int_equal(cycle(&r, &st), 0);
 	assert_int_equal(st.appended, 0);
+	{
+		char buf[2048], want[64];
+
+		assert_int_equal(store_status_read(r.s, buf, sizeof(buf)), 0);
+		snprintf(want, sizeof(want), "stored=%llu\n", (unsigned long long)k_end);
+		assert_non_null(strstr(buf, want));
+		assert_non_null(strstr(buf, "foreign_trimmer=no\n"));
+		assert_non_null(strstr(buf, "trimming=on\n"));
+	}
 	check_store(&r);
 	rig_close(&r);
 	/* a restart finds the kernel's head from trims.log */
@@ -327,6 +336,15 @@ static void test_foreign_trimmer(void **state)
 	measure(200);
 	assert_int_equal(cycle(&r, &st), 0);
 	assert_int_equal(st.deleted, 0);	/* never trims again */
+	{
+		/* and says so where `imastore status` looks */
+		char buf[2048];
+
+		assert_int_equal(store_status_read(r.s, buf, sizeof(buf)), 0);
+		assert_non_null(strstr(buf, "mode=N\n"));
+		assert_non_null(strstr(buf, "foreign_trimmer=yes\n"));
+		assert_non_null(strstr(buf, "trimming=off (foreign trimmer)\n"));
+	}
 	rig_close(&r);
 }
 

@@ -358,8 +358,8 @@ static int compare_and_store(struct drain *d, struct klist *kl, uint64_t *added,
 	return ret;
 }
 
-int drain_cycle(struct drain *d, const struct drain_policy *p,
-		struct drain_stats *st, struct errmsg *em)
+static int drain_once(struct drain *d, const struct drain_policy *p,
+		      struct drain_stats *st, struct errmsg *em)
 {
 	struct klist kl = { 0 };
 	uint64_t t0 = now_us(), dcount = 0;
@@ -398,5 +398,38 @@ out:
 	st->deleted = ret ? 0 : dcount;
 	st->durable = chain_durable(d->c);
 	klist_free(&kl);
+	return ret;
+}
+
+/* What `imastore status` shows of the daemon (trimming.md §2, §6). */
+static void write_status(struct drain *d, const struct drain_policy *p,
+			 const struct drain_stats *st, int ret,
+			 const struct errmsg *em)
+{
+	char text[1024];
+
+	d->deleted_total += st->deleted;
+	snprintf(text, sizeof(text),
+		 "pid=%d\nmode=%s\nbank=%s\nchain=%s\nboot=%s\ntime=%llu\n"
+		 "kernel_records=%llu\nkernel_first_index=%llu\nstored=%llu\n"
+		 "deleted=%llu\ntrimming=%s\nforeign_trimmer=%s\nlast_error=%s\n",
+		 (int)getpid(), kmode_name(d->ki.mode), d->list_bank->name,
+		 chain_meta(d->c)->chain, d->boot_id, (unsigned long long)time(NULL),
+		 (unsigned long long)st->kernel_records,
+		 (unsigned long long)(d->k_known ? d->k : 0),
+		 (unsigned long long)chain_durable(d->c),
+		 (unsigned long long)d->deleted_total,
+		 p->mirror || d->ki.mode == KMODE_MIRROR ? "off (mirror)" :
+		 d->foreign ? "off (foreign trimmer)" : d->no_n ? "off (N refused)" : "on",
+		 d->foreign ? "yes" : "no", ret ? errmsg_text(em) : "");
+	store_status_write(d->c, text, NULL);
+}
+
+int drain_cycle(struct drain *d, const struct drain_policy *p,
+		struct drain_stats *st, struct errmsg *em)
+{
+	int ret = drain_once(d, p, st, em);
+
+	write_status(d, p, st, ret, em);
 	return ret;
 }

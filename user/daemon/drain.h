@@ -31,6 +31,7 @@ struct drain {
 	bool mpos;
 	off_t moff;
 	uint64_t midx;
+	uint64_t deleted_total;	/* since start, for the status file */
 };
 
 struct drain_stats {

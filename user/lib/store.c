@@ -502,3 +502,35 @@ int store_chain_list(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
 	*n = cnt;
 	return 0;
 }
+
+int store_status_write(struct chain *c, const char *text, struct errmsg *em)
+{
+	int fd, ret;
+
+	fd = store_io->openat(c->s->dirfd, "imastored.status.tmp",
+			      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errmsg_set(em, -errno, "imastored.status: %s", strerror(errno));
+	ret = io_write_all(fd, text, strlen(text), 0);
+	close(fd);
+	if (!ret && store_io->renameat(c->s->dirfd, "imastored.status.tmp",
+				       c->s->dirfd, "imastored.status"))
+		ret = -errno;
+	return ret ? errmsg_set(em, ret, "imastored.status: %s", strerror(-ret)) : 0;
+}
+
+int store_status_read(struct store *s, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = openat(s->dirfd, "imastored.status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}

@@ -133,6 +133,15 @@ int chain_trim_last(struct chain *c, const char *boot_id, uint64_t *first_kept,
 int chain_trim_last_done(struct chain *c, const char *boot_id,
 			 uint64_t *first_kept, struct errmsg *em);
 
+/*
+ * imastored's last word on itself, shown by `imastore status`: key=value
+ * lines in STORE/imastored.status, replaced atomically (not fsync'ed: it is
+ * informational, a crash may lose the last one).
+ */
+int store_status_write(struct chain *c, const char *text, struct errmsg *em);
+/* -ENOENT if no daemon ever wrote one. */
+int store_status_read(struct store *s, char *buf, size_t len);
+
 /* Structure check of every segment, index and checkpoint (imastore fsck). */
 struct fsck_report {
 	uint64_t records, segments, checkpoints;
