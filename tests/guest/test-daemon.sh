@@ -163,6 +163,42 @@ if [ -e "$IMA/binary_runtime_measurements_sha1" ]; then
 	if grep -aq 'foreign' /nm/crash.log; then
 		fail "a restart took its own crash for a foreign trimmer"
 	fi
+	# ---- bad conditions ----
+	# a reader holds the list open: the writer open gets EBUSY; the holder is named
+	sleep 8 <"$IMA/binary_runtime_measurements_sha512" &
+	hpid=$!
+	sleep 1
+	imastored --once --store $S --trim-records $T --keep $KEEP 2>/nm/busy.log || true
+	kill $hpid 2>/dev/null || true
+	wait $hpid 2>/dev/null || true
+	if grep -aq "pid $hpid (sleep) holds .*binary_runtime_measurements_sha512" /nm/busy.log; then
+		pass "EBUSY: imastored names the holder ($(grep -a -m1 "pid $hpid" /nm/busy.log))"
+	else
+		fail "EBUSY: holder $hpid not named: $(tr '\n' ' ' </nm/busy.log | head -c 400)"
+	fi
+	imastored --once --store $S --trim-records $T --keep $KEEP 2>>/nm/busy.log &&
+		check_verify "after the holder went away" || fail "the cycle after EBUSY failed"
+	# a foreign `echo N` deletes records imastored never saw: detected, shown
+	mkfiles /tmp/m/x 100
+	imastored --once --store $S --trim-records $T --keep $KEEP 2>/nm/foreign.log || true
+	mkfiles /tmp/m/y 100
+	c=$(count)
+	printf '%d\n' $((c - 5)) >"$IMA/binary_runtime_measurements_sha512" ||
+		fail "foreign: echo N refused"
+	imastored --once --store $S --trim-records $T --keep $KEEP 2>>/nm/foreign.log || true
+	if grep -aq 'foreign trimmer' /nm/foreign.log; then
+		pass "foreign echo N: reported ($(grep -a -m1 'foreign trimmer' /nm/foreign.log | head -c 200))"
+	else
+		fail "foreign echo N: not reported: $(tr '\n' ' ' </nm/foreign.log | head -c 400)"
+	fi
+	if imastore status --store $S | grep -q 'foreign_trimmer *yes'; then
+		pass "foreign echo N: imastore status shows it"
+	else
+		fail "foreign echo N: not in imastore status: $(imastore status --store $S | tr '\n' ' ')"
+	fi
+	imastore verify --store $S --tpm --tcti $TCTI >/nm/v.out 2>&1 && rc=0 || rc=$?
+	[ "$rc" = 1 ] && pass "foreign echo N: verify --store says mismatch (records lost)" ||
+		fail "foreign echo N: verify exit $rc, want 1"
 	glog "kernel count at the end $(count)"
 	cp /nm/daemon.log /nm/crash.log /out/ 2>/dev/null
 else

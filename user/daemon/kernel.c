@@ -151,7 +151,7 @@ static void comm_of(const char *pid, char *out, size_t len)
 	FILE *f;
 
 	snprintf(out, len, "?");
-	snprintf(path, sizeof(path), "/proc/%s/comm", pid);
+	snprintf(path, sizeof(path), "/proc/%.20s/comm", pid);
 	f = fopen(path, "re");
 	if (!f)
 		return;
@@ -175,7 +175,7 @@ static void holders_of(const char *pid, const char *dir, size_t dlen)
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, de->d_name);
+		snprintf(path, sizeof(path), "/proc/%.20s/fd/%.20s", pid, de->d_name);
 		n = readlink(path, link, sizeof(link) - 1);
 		if (n <= 0)
 			continue;
@@ -192,12 +192,15 @@ static void holders_of(const char *pid, const char *dir, size_t dlen)
 void kernel_log_holders(void)
 {
 	const char *dir = ima_securityfs_dir();
-	char self[24];
+	char self[24], real[PATH_MAX];
 	struct dirent *de;
 	DIR *d = opendir("/proc");
 
 	if (!d)
 		return;
+	/* fds name the real path: on 7.2 security/ima links to integrity/ima */
+	if (realpath(dir, real))
+		dir = real;
 	snprintf(self, sizeof(self), "%d", (int)getpid());
 	while ((de = readdir(d))) {
 		if (de->d_name[0] < '0' || de->d_name[0] > '9' || !strcmp(de->d_name, self))
