@@ -317,6 +317,51 @@ static void test_kexec_continues_the_chain(void **state)
 	unsetenv("IMASTORE_BOOT_ID_FILE");
 }
 
+/* A store on a full disk: nothing new is durable, so nothing is deleted. */
+static bool disk_full;
+static struct store_io full_io;
+
+static ssize_t full_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	if (disk_full) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return store_io_default.pwrite(fd, buf, len, off);
+}
+
+static void test_full_disk_stops_trimming(void **state)
+{
+	struct drain_stats st;
+	struct rig r;
+	uint64_t first, durable;
+
+	(void)state;
+	full_io = store_io_default;
+	full_io.pwrite = full_pwrite;
+	measure(50);
+	rig_open(&r);
+	assert_int_equal(cycle(&r, &st), 0);
+	store_io = &full_io;
+	disk_full = true;
+	measure(300);
+	first = k_first;
+	durable = chain_durable(r.c);
+	assert_int_equal(cycle(&r, &st), -ENOSPC);
+	assert_int_equal(k_first, first);		/* nothing deleted */
+	assert_int_equal(chain_durable(r.c), durable);	/* nothing new durable */
+	assert_int_equal(cycle(&r, &st), -ENOSPC);
+	assert_int_equal(k_first, first);
+	/* space returns: the same records are stored, then trimmed */
+	disk_full = false;
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 300);
+	assert_true(k_first > first);
+	check_store(&r);
+	store_io = &store_io_default;
+	rig_close(&r);
+}
+
 static void test_foreign_trimmer(void **state)
 {
 	struct drain_stats st;
@@ -404,6 +449,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_drain_cycles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_trimmer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_stops_trimming, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kexec_continues_the_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
 	};
