@@ -269,3 +269,26 @@ _guest_fail() {
 	tr -d '\r' <"$1/console.log" | tail -n 40 | sed 's/^/  | /' >&2
 	[ ! -s "$1/qemu.log" ] || sed 's/^/  qemu: /' "$1/qemu.log" >&2
 }
+
+# guest_run_checks NAME INITRD ARGS LOGDIR [TIMEOUT]: boot, then print the
+# guest's "@@CHECK PASS|FAIL what" lines as "PASS|FAIL NAME: what" and add
+# them up in GUEST_PASSED / GUEST_FAILED. A guest that ran no check, or ended
+# otherwise than 0 or 1, is one more failure. GUEST_RC: the guest's status.
+GUEST_PASSED=0
+GUEST_FAILED=0
+guest_run_checks() {
+	local name=$1 initrd=$2 args=$3 log=$4 n=0 line
+	GUEST_RC=0
+	guest_run "$GUEST_VMLINUZ" "$initrd" "$args" "$log" "${5:-600}" || GUEST_RC=$?
+	while IFS= read -r line; do
+		n=$((n + 1))
+		case "$line" in
+		'@@CHECK PASS '*) GUEST_PASSED=$((GUEST_PASSED + 1)); echo "PASS $name: ${line#@@CHECK PASS }" ;;
+		'@@CHECK FAIL '*) GUEST_FAILED=$((GUEST_FAILED + 1)); echo "FAIL $name: ${line#@@CHECK FAIL }" ;;
+		esac
+	done < <(tr -d '\r' <"$log/console.log" | grep -a -o '@@CHECK .*' || true)
+	if [ "$n" = 0 ] || { [ "$GUEST_RC" != 0 ] && [ "$GUEST_RC" != 1 ]; }; then
+		echo "FAIL $name: the guest did not run the checks (status $GUEST_RC, log $log/console.log)"
+		GUEST_FAILED=$((GUEST_FAILED + 1))
+	fi
+}

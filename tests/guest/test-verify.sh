@@ -163,8 +163,6 @@ glog "$(cat $IMA/runtime_measurements_count) records, $(cat $IMA/violations) vio
 guest_finish 1
 EOF
 
-passed=0
-failed=0
 for k in $KERNELS; do
 	guest_kernel "$k"
 	initramfs_root=$work/root-$k
@@ -177,24 +175,12 @@ for k in $KERNELS; do
 	initramfs_pack "$initramfs_root" "$work/initrd-$k.gz"
 	rm -rf "$initramfs_root"
 	log=$GUEST_CACHE/logs/test-verify/$k
-	rc=0
-	guest_run "$GUEST_VMLINUZ" "$work/initrd-$k.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log" 600 || rc=$?
-	n=0
-	while IFS= read -r line; do
-		n=$((n + 1))
-		case "$line" in
-		'@@CHECK PASS '*) passed=$((passed + 1)); echo "PASS $k: ${line#@@CHECK PASS }" ;;
-		'@@CHECK FAIL '*) failed=$((failed + 1)); echo "FAIL $k: ${line#@@CHECK FAIL }" ;;
-		esac
-	done < <(tr -d '\r' <"$log/console.log" | grep -a -o '@@CHECK .*' || true)
-	if [ "$n" = 0 ] || { [ "$rc" != 0 ] && [ "$rc" != 1 ]; }; then
-		echo "FAIL $k: the guest did not run the checks (status $rc, log $log/console.log)"
-		failed=$((failed + 1))
-	elif [ "$rc" = 1 ]; then
+	guest_run_checks "$k" "$work/initrd-$k.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log"
+	if [ "$GUEST_RC" = 1 ]; then
 		# Show what imastore said (indented lines after a FAIL).
 		tr -d '\r' <"$log/console.log" | grep -a -A20 '@@CHECK FAIL' | grep -a '^    ' | head -n 40 || true
 	fi
 	echo "   ($k: ${GUEST_SECONDS}s)"
 done
-echo "test-verify: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "test-verify: $GUEST_PASSED passed, $GUEST_FAILED failed"
+[ "$GUEST_FAILED" = 0 ]
