@@ -33,6 +33,8 @@ static char tmp[64], sfs[128], listp[256], storedir[128];
 static uint8_t *all;			/* every record the fake kernel will make */
 static size_t all_off[NREC + 1];
 static uint64_t k_first, k_end;		/* the fake kernel holds [k_first, k_end) */
+static uint64_t s_first, s_end;		/* and has [s_first, s_end) staged */
+static char stagedp[300];
 
 static void put32(uint8_t *p, uint32_t v)
 {
@@ -71,6 +73,16 @@ static size_t make_record(uint8_t *out, unsigned i)
 	return 50 + (size_t)(p - data);
 }
 
+static void write_staged(void)
+{
+	int fd = open(stagedp, O_WRONLY | O_CREAT | O_TRUNC, 0660);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, all + all_off[s_first], all_off[s_end] - all_off[s_first]),
+			 (ssize_t)(all_off[s_end] - all_off[s_first]));
+	close(fd);
+}
+
 static void write_kernel(void)
 {
 	char cpath[PATH_MAX + 32], num[32];
@@ -107,9 +119,32 @@ static int fake_delete(int fd, uint64_t n)
 	return 0;
 }
 
+/* A: the whole list to the staging area; D: free it (kernel-interface §3) */
+static int fake_staged(int fd, char cmd)
+{
+	(void)fd;
+	if (cmd == 'A') {
+		if (s_end > s_first)
+			return -EEXIST;
+		if (k_end == k_first)
+			return -ENOENT;
+		s_first = k_first;
+		s_end = k_end;
+		k_first = k_end;
+	} else {
+		if (s_end == s_first)
+			return -ENOENT;
+		s_first = s_end;
+	}
+	write_staged();
+	write_kernel();
+	return 0;
+}
+
 static const struct kernel_ops fake_ops = {
 	.open_list = real_open_list,
 	.delete_oldest = fake_delete,
+	.staged_command = fake_staged,
 };
 
 static int setup(void **state)
@@ -164,7 +199,7 @@ static void rig_open(struct rig *r)
 
 	memset(r, 0, sizeof(*r));
 	assert_int_equal(kernel_detect(NULL, &ki, &em), 0);
-	assert_int_equal(ki.mode, KMODE_N);
+	assert_true(ki.mode == KMODE_N || ki.mode == KMODE_AD);
 	assert_int_equal(store_open(&r->s, storedir, STORE_WRITE | STORE_CREATE, &em), 0);
 	assert_int_equal(store_current_boot(r->boot, sizeof(r->boot), &em), 0);
 	if (boot_chain_open(r->s, &ki, r->boot, &r->c, &em))
@@ -362,6 +397,45 @@ static void test_full_disk_stops_trimming(void **state)
 	rig_close(&r);
 }
 
+/* The A/D flavor (trimming.md §5), a leftover batch stored exactly once. */
+static void test_ad_flavor(void **state)
+{
+	struct drain_stats st;
+	struct rig r;
+
+	(void)state;
+	snprintf(stagedp, sizeof(stagedp), "%s_staged", listp);
+	s_first = s_end = 0;
+	write_staged();
+	measure(200);
+	rig_open(&r);
+	r.d.use_ad = true;
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 200);
+	assert_int_equal(st.deleted, 200);
+	assert_int_equal(s_end - s_first, 0);	/* D freed the batch */
+	assert_int_equal(k_end - k_first, 0);
+	check_store(&r);
+	/* below the threshold: stored from the current list, nothing staged */
+	measure(20);
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 20);
+	assert_int_equal(st.deleted, 0);
+	assert_int_equal(k_end - k_first, 20);
+	check_store(&r);
+	rig_close(&r);
+	/* a crash left a batch staged: the restart stores it once, then D */
+	measure(150);
+	assert_int_equal(fake_staged(-1, 'A'), 0);
+	rig_open(&r);
+	r.d.use_ad = true;
+	assert_int_equal(cycle(&r, &st), 0);
+	assert_int_equal(st.appended, 150);	/* the 20 were stored already */
+	assert_int_equal(s_end - s_first, 0);
+	check_store(&r);
+	rig_close(&r);
+}
+
 static void test_foreign_trimmer(void **state)
 {
 	struct drain_stats st;
@@ -450,6 +524,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drain_cycles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_trimmer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_stops_trimming, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ad_flavor, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kexec_continues_the_chain, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
 	};

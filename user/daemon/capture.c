@@ -120,6 +120,14 @@ int capture_consume(struct capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
+void capture_arm(struct capture *c)
+{
+	c->skel->data->armed = 1;
+	/* a record that came before the store above did not wake anyone */
+	__sync_synchronize();
+	ring_buffer__consume(c->rb);
+}
+
 void capture_drained(struct capture *c, uint64_t ns)
 {
 	c->covered_ns = ns;
@@ -216,8 +224,8 @@ static int open_dump(struct capture *c, const char *dump, struct errmsg *em)
 	return 0;
 }
 
-int capture_open(struct capture *c, size_t ringbuf_size, const char *dump,
-		 struct errmsg *em)
+int capture_open(struct capture *c, size_t ringbuf_size, uint32_t wake_every,
+		 const char *dump, struct errmsg *em)
 {
 	int ret;
 
@@ -234,6 +242,8 @@ int capture_open(struct capture *c, size_t ringbuf_size, const char *dump,
 		errmsg_set(em, ret, "ring buffer size %zu: %s", ringbuf_size, strerror(-ret));
 		goto err;
 	}
+	c->skel->rodata->wake_every = wake_every ? wake_every : 1;
+	c->skel->rodata->wake_bytes = ringbuf_size / 2;
 	ret = imacapture_bpf__load(c->skel);
 	if (ret) {
 		errmsg_set(em, ret, "load of fexit/ima_add_template_entry: %s", strerror(-ret));

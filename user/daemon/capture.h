@@ -36,17 +36,21 @@ struct capture {
 
 /*
  * Open, size the ring (bytes, a power of 2 >= the page size), load, attach,
- * pin the counters under CAPTURE_PIN_DIR. dump: a file that receives every
+ * pin the counters under CAPTURE_PIN_DIR. The program wakes the daemon for
+ * the first record after capture_arm(), every wake_every-th record, and when
+ * the ring is half full. dump: a file that receives every
  * record in the binary list format of its bank, or NULL. On failure nothing
  * is left behind and em says why (the caller falls back to polling).
  */
-int capture_open(struct capture *c, size_t ringbuf_size, const char *dump,
-		 struct errmsg *em);
+int capture_open(struct capture *c, size_t ringbuf_size, uint32_t wake_every,
+		 const char *dump, struct errmsg *em);
 void capture_close(struct capture *c);
 /* The fd to poll for records (an epoll fd, readable when records wait). */
 int capture_fd(const struct capture *c);
 /* Take every waiting record: their number or -errno. */
 int capture_consume(struct capture *c);
+/* Nothing pending: have the next record wake us (then takes waiting ones). */
+void capture_arm(struct capture *c);
 /* A drain read the list from `ns` (CLOCK_MONOTONIC) on: older records are in it. */
 void capture_drained(struct capture *c, uint64_t ns);
 /* Records the ring could not take (gaps in seq). */

@@ -36,6 +36,7 @@ void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 	d->boot_id = boot_id;
 	d->ki = *ki;
 	d->list_bank = list_bank;
+	d->use_ad = ki->mode == KMODE_AD_ONLY;
 }
 
 static uint64_t now_us(void)
@@ -310,8 +311,10 @@ static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
 		d->k_known = false;
 		return 0;
 	case -EINVAL:
-		dlog(LOG_P_ERR, "the kernel refuses N (ima_flush_htable?); the A/D flavor is not implemented: mirroring from now on");
 		d->no_n = true;
+		d->use_ad = d->ki.mode == KMODE_AD || d->ki.mode == KMODE_AD_ONLY;
+		dlog(LOG_P_WARNING, "the kernel refuses N (ima_flush_htable?): %s",
+		     d->use_ad ? "deleting with A/D from now on" : "storing only from now on");
 		/* nothing was deleted: say so, so readers need not guess */
 		return chain_trim_write(d->c, d->boot_id, d->k, TRIM_DONE, em);
 	default:
@@ -358,8 +361,122 @@ static int compare_and_store(struct drain *d, struct klist *kl, uint64_t *added,
 	return ret;
 }
 
+static int drain_n(struct drain *d, const struct drain_policy *p,
+		   struct drain_stats *st, struct errmsg *em);
+
+/* §5.4-5: the staged batch is stored: checkpoint, intended, "D\n", done. */
+static int delete_staged(struct drain *d, int fd, uint64_t n, struct errmsg *em)
+{
+	uint64_t kept = d->k + n;
+	struct replay *rp = NULL;
+	int ret;
+
+	ret = chain_replay(d->c, kept, false, true, &rp, em);
+	replay_free(rp);
+	if (!ret)
+		ret = chain_trim_write(d->c, d->boot_id, kept, TRIM_INTENDED, em);
+	if (ret)
+		return ret;
+	io_failpoint("after-intended");
+	ret = kernel_ops->staged_command(fd, 'D');
+	io_failpoint("after-trim-write");
+	switch (ret) {
+	case 0:
+		ret = chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
+		if (!ret)
+			io_failpoint("after-done");
+		d->k = kept;
+		return ret;
+	case -ESTALE:
+		/* the batch heads the next kernel's list after kexec (§5.5) */
+		dlog(LOG_P_NOTICE, "kexec under way: D refused (ESTALE); the batch goes to the next kernel");
+		d->k_known = false;
+		return 0;
+	default:
+		d->k_known = false;
+		return errmsg_set(em, ret, "%s_staged: D: %s", d->ki.list, strerror(-ret));
+	}
+}
+
+static int read_staged(struct drain *d, int fd, struct klist *kl, struct errmsg *em)
+{
+	int ret;
+
+	klist_free(kl);
+	memset(kl, 0, sizeof(*kl));
+	ret = kernel_read_list(fd, 0, &kl->buf, &kl->len, em);
+	return ret ? ret : klist_split(d, kl, em);
+}
+
+/*
+ * The A/D cycle (trimming.md §5): a batch left staged (by a crash) is
+ * stored first; otherwise, once the kernel holds enough, "A" stages the
+ * whole list. The batch is compared/appended like any list read, then "D".
+ */
+static int drain_ad(struct drain *d, const struct drain_policy *p,
+		    struct drain_stats *st, struct errmsg *em)
+{
+	char staged[PATH_MAX + 8];
+	struct klist kl = { 0 };
+	uint64_t count = 0, t0;
+	int fd = -1, ret;
+
+	snprintf(staged, sizeof(staged), "%s_staged", d->ki.list);
+	ret = kernel_open_list(staged, O_RDWR, 5000, &fd, em);
+	if (ret == -EBUSY)
+		kernel_log_holders();
+	if (ret)
+		return ret;
+	t0 = now_us();
+	ret = read_staged(d, fd, &kl, em);
+	if (!ret && !kl.n && !d->foreign && !kernel_count(&count) &&
+	    count >= p->keep + p->trim_records) {
+		ret = kernel_ops->staged_command(fd, 'A');
+		if (ret == -ENOENT)	/* the list is empty */
+			ret = 0;
+		else if (ret && ret != -EEXIST)
+			ret = errmsg_set(em, ret, "%s: A: %s", staged, strerror(-ret));
+		if (!ret)
+			ret = read_staged(d, fd, &kl, em);
+	}
+	if (ret || !kl.n)
+		goto out;
+	io_failpoint("after-read");
+	ret = compare_and_store(d, &kl, &st->appended, em);
+	if (!ret && !d->foreign && chain_durable(d->c) >= d->k + kl.n) {
+		ret = delete_staged(d, fd, kl.n, em);
+		if (!ret)
+			st->deleted = kl.n;
+	}
+out:
+	close(fd);
+	st->window_us = now_us() - t0;
+	st->kernel_records = kl.n;
+	st->list_bytes = kl.len;
+	st->durable = chain_durable(d->c);
+	klist_free(&kl);
+	if (ret || st->deleted || d->foreign)
+		return ret;
+	/* nothing staged: store what the current list holds, delete nothing */
+	{
+		struct drain_policy q = *p;
+
+		q.mirror = true;
+		return drain_n(d, &q, st, em);
+	}
+}
+
 static int drain_once(struct drain *d, const struct drain_policy *p,
 		      struct drain_stats *st, struct errmsg *em)
+{
+	memset(st, 0, sizeof(*st));
+	if (d->use_ad && !p->mirror)
+		return drain_ad(d, p, st, em);
+	return drain_n(d, p, st, em);
+}
+
+static int drain_n(struct drain *d, const struct drain_policy *p,
+		   struct drain_stats *st, struct errmsg *em)
 {
 	struct klist kl = { 0 };
 	uint64_t t0 = now_us(), dcount = 0;

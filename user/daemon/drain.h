@@ -27,6 +27,7 @@ struct drain {
 	uint64_t k;		/* absolute index of the kernel's first record */
 	bool foreign;		/* someone else deleted: never trim again */
 	bool no_n;		/* the kernel refused N (ima_flush_htable) */
+	bool use_ad;		/* delete with A/D (trimming.md §5) */
 	/* mirror: where the last stored record sits in the list */
 	bool mpos;
 	off_t moff;

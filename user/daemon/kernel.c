@@ -32,9 +32,20 @@ static int real_delete_oldest(int fd, uint64_t n)
 	return w == len ? 0 : -EIO;
 }
 
+static int real_staged_command(int fd, char cmd)
+{
+	char buf[2] = { cmd, '\n' };
+	ssize_t w = write(fd, buf, 2);
+
+	if (w < 0)
+		return -errno;
+	return w == 2 ? 0 : -EIO;
+}
+
 const struct kernel_ops kernel_ops_default = {
 	.open_list = real_open_list,
 	.delete_oldest = real_delete_oldest,
+	.staged_command = real_staged_command,
 };
 
 const struct kernel_ops *kernel_ops = &kernel_ops_default;

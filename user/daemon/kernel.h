@@ -37,6 +37,8 @@ struct kernel_ops {
 	int (*open_list)(const char *path, int flags);
 	/* delete the oldest n records: one write(2) of "n\n"; 0 or -errno */
 	int (*delete_oldest)(int fd, uint64_t n);
+	/* one write(2) of "A\n" or "D\n" to a _staged file; 0 or -errno */
+	int (*staged_command)(int fd, char cmd);
 };
 
 extern const struct kernel_ops kernel_ops_default;
