@@ -60,27 +60,23 @@ struct probe {
 	bool starts_at_boot;		/* first record is boot_aggregate */
 };
 
-/* The first record that is not a violation decides the bank's mode. */
-static int probe_bank(const struct hash_alg *bank, struct probe *p,
-		      struct errmsg *em)
+/* The first record that is not a violation in one list file decides. */
+static int probe_file(const char *path, const struct hash_alg *bank,
+		      struct probe *p, bool *first_seen, struct errmsg *em)
 {
-	struct list_reader_opts lo = { .format = LIST_FORMAT_BINARY, .bank = bank };
+	struct list_reader_opts lo = { .format = LIST_FORMAT_BINARY, .bank = bank,
+				       .path = path };
 	struct list_reader *r = NULL;
 	struct ima_record rec;
-	char path[PATH_MAX];
 	int fd, ret;
 
-	memset(p, 0, sizeof(*p));
-	ret = ima_kernel_list_path(bank, path, sizeof(path));
-	if (ret)
-		return errmsg_set(em, ret, "no list for bank %s", bank->name);
-	lo.path = path;
 	ret = kernel_open_list(path, O_RDONLY, 5000, &fd, em);
 	if (ret)
 		return ret;
 	ret = list_reader_open(&r, fd, &lo, em);
 	while (!ret && (ret = list_reader_next(r, &rec, em)) > 0) {
-		if (rec.index == 0) {
+		if (!*first_seen) {
+			*first_seen = true;
 			p->little_endian = rec.little_endian;
 			p->starts_at_boot = is_boot_aggregate(&rec);
 		}
@@ -91,11 +87,38 @@ static int probe_bank(const struct hash_alg *bank, struct probe *p,
 				 path, (unsigned long long)rec.index, bank->name) : 0;
 		break;
 	}
-	if (ret == 0 && !p->mode)
-		ret = errmsg_set(em, -ENODATA, "%s: no record to tell the bank's mode from", path);
 	list_reader_free(r);
 	close(fd);
 	return ret < 0 ? ret : 0;
+}
+
+/*
+ * A bank's mode, from its list, or from its staged batch when "A" moved
+ * the whole list there (the staged records come first in list order).
+ */
+static int probe_bank(const struct hash_alg *bank, struct probe *p,
+		      struct errmsg *em)
+{
+	char path[PATH_MAX], staged[PATH_MAX + 8];
+	bool first_seen = false;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = ima_kernel_list_path(bank, path, sizeof(path));
+	if (ret)
+		return errmsg_set(em, ret, "no list for bank %s", bank->name);
+	snprintf(staged, sizeof(staged), "%s_staged", path);
+	if (!access(staged, F_OK))
+		ret = probe_file(staged, bank, p, &first_seen, em);
+	if (!ret && !p->mode)
+		ret = probe_file(path, bank, p, &first_seen, em);
+	if (!ret && !p->mode) {
+		/* nothing measured yet to tell: the kernel has the hash, most likely */
+		dlog(LOG_P_WARNING, "%s: no record to tell the bank's mode from; taking it as hashed",
+		     path);
+		p->mode = bank;
+	}
+	return ret;
 }
 
 static int create_chain(struct store *s, const struct kernel_info *ki,
