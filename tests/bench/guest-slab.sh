@@ -2,13 +2,16 @@
 # Kernel memory of IMA's list with and without imastored (stock 7.2, N):
 # SUnreclaim (/proc/meminfo) grown by N measurements, the kernel's record
 # count at the end. A measurement for the closing note, not a test.
-#   tests/bench/guest-slab.sh [N]     default 10000
+#   tests/bench/guest-slab.sh [N [KERNEL [EXTRA-CMDLINE]]]
+#   default 10000 deb72; e.g. 10000 staging72 ima_flush_htable (A/D)
 set -eu
 HERE=$(cd "$(dirname "$0")/../guest" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
 . "$HERE/lib.sh"
 guest_require
 N=${1:-10000}
+KERNEL=${2:-deb72}
+EXTRA=${3:-}
 work=$(mktemp -d "$GUEST_TMP/slab.XXXXXX")
 trap 'rm -rf "${work:?}"' EXIT
 for mode in without with; do
@@ -35,11 +38,11 @@ cat /tmp/m/f* >/dev/null
 if [ $MODE = with ]; then sleep 2; kill -TERM $dpid; wait $dpid; fi
 sync; echo 3 >/proc/sys/vm/drop_caches
 su1=$(awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo)
-echo "@@SLAB $MODE imastored: $N measurements: SUnreclaim grew $((su1 - su0)) kB; the kernel holds $(cat $IMA/runtime_measurements_count) records"
+echo "@@SLAB $(uname -r) $MODE imastored: $N measurements: SUnreclaim grew $((su1 - su0)) kB; the kernel holds $(cat $IMA/runtime_measurements_count) records"
 guest_finish 0
 GUEST
 	root=$work/root
-	guest_kernel deb72
+	guest_kernel "$KERNEL"
 	initramfs_new "$root"
 	initramfs_add_bin "$root" "$TOP/build/imastore" "$TOP/build/imastored"
 	mv "$root$TOP/build/imastore" "$root/usr/bin/imastore"
@@ -50,6 +53,6 @@ GUEST
 	initramfs_pack "$root" "$work/initrd-$mode.gz"
 	rm -rf "${root:?}"
 	log=$GUEST_CACHE/logs/slab-$mode
-	guest_run "$GUEST_VMLINUZ" "$work/initrd-$mode.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log" 900 || true
+	guest_run "$GUEST_VMLINUZ" "$work/initrd-$mode.gz" "$GUEST_KARGS quiet ima_template=ima-ng $EXTRA" "$log" 900 || true
 	tr -d '\r' <"$log/console.log" | grep -a -o '@@SLAB .*' | sed 's/^@@SLAB //'
 done

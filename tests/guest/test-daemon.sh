@@ -8,7 +8,8 @@
 #   deb61 (6.1, mirror): stores everything, deletes nothing; export equals
 #     the kernel's list byte for byte.
 #
-#   test-daemon.sh [deb72|deb61 ...]      default: deb72 deb61
+#   test-daemon.sh [deb72|deb61|staging72 ...]   default: all three (staging72:
+#     7.2 with CONFIG_IMA_STAGING=y, without ima_flush_htable: still N)
 #
 # One line per check, then "N passed, N failed"; exits non-zero on failure.
 # Missing qemu/kernels is a failure, unless IMASTORE_SKIP_GUEST=1.
@@ -28,7 +29,7 @@ guest_require
 [ -x "$BIN" ] || guest_die "$BIN not built: run 'make all' first"
 [ -x "$DBIN" ] || guest_die "$DBIN not built: run 'make all' first"
 
-KERNELS=${*:-deb72 deb61}
+KERNELS=${*:-deb72 deb61 staging72}
 work=$(mktemp -d "$GUEST_TMP/daemon.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cp "$BIN" "$work/imastore"
