@@ -75,8 +75,7 @@ static void set_policy(struct daemon *dm)
 	dm->pol.keep = dm->cfg.keep;
 	dm->pol.trim_records = dm->cfg.trim_records;
 	dm->pol.trim_bytes = dm->cfg.trim_bytes;
-	dm->pol.mirror = dm->cfg.flavor == DFLAVOR_MIRROR || dm->ki.mode == KMODE_MIRROR ||
-			 dm->ki.mode == KMODE_AD_ONLY;
+	dm->pol.mirror = dm->cfg.flavor == DFLAVOR_MIRROR || dm->ki.mode == KMODE_MIRROR;
 	dlog_set_level(dm->cfg.log_level);
 }
 
@@ -110,12 +109,12 @@ static int detect(struct daemon *dm)
 		dlog(LOG_P_ERR, "flavor N asked for, but this kernel cannot delete records (lists are read-only)");
 		return -EOPNOTSUPP;
 	}
-	if (dm->ki.mode == KMODE_AD_ONLY)
-		dlog(LOG_P_WARNING, "ima_flush_htable: the kernel only offers A/D, which imastored does not implement yet: mirroring");
 	set_policy(dm);
 	dlog(LOG_P_NOTICE, "kernel mode %s, bank %s (%s): %s", kmode_name(dm->ki.mode),
 	     dm->ki.bank->name, dm->ki.list,
 	     dm->pol.mirror ? "mirror: stores every record, deletes nothing" :
+	     dm->ki.mode == KMODE_AD_ONLY ?
+			      "A/D: stages the list, stores it, then deletes the batch (ima_flush_htable)" :
 			      "N: stores records, then deletes them from the kernel");
 	return 0;
 }
@@ -327,6 +326,8 @@ static void wait_bpf(struct daemon *dm)
 			dlog(LOG_P_WARNING, "bpf: ring buffer: %s", strerror(-ret));
 		if (bpf_want_cycle(dm))
 			return;
+		if (!dm->cap.pending)
+			capture_arm(&dm->cap);
 		ret = poll(p, 2, bpf_timeout(dm));
 		if (ret < 0 && errno != EINTR) {
 			dlog(LOG_P_ERR, "poll: %s", strerror(errno));
@@ -358,6 +359,14 @@ static void wait_for_work(struct daemon *dm)
 	}
 }
 
+/* The trim threshold is seen within this many records (1/8 of it). */
+static uint32_t wake_every(const struct daemon *dm)
+{
+	uint64_t k = dm->cfg.trim_records / 8;
+
+	return k < 1 ? 1 : k > UINT32_MAX ? UINT32_MAX : (uint32_t)k;
+}
+
 /* Attached before the first cycle, so that cycle covers what came before. */
 static void start_capture(struct daemon *dm)
 {
@@ -374,7 +383,7 @@ static void start_capture(struct daemon *dm)
 	dm->sigfd = signalfd(-1, &dm->sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (dm->sigfd < 0) {
 		errmsg_set(&em, -errno, "signalfd: %s", strerror(errno));
-	} else if (!capture_open(&dm->cap, dm->cfg.ringbuf_size, dump, &em)) {
+	} else if (!capture_open(&dm->cap, dm->cfg.ringbuf_size, wake_every(dm), dump, &em)) {
 		dm->have_cap = true;
 		dlog(LOG_P_NOTICE, "BPF wake-up: fexit on ima_add_template_entry, ring buffer %llu bytes; no polling while idle",
 		     (unsigned long long)dm->cfg.ringbuf_size);
