@@ -109,12 +109,17 @@ static int detect(struct daemon *dm)
 		dlog(LOG_P_ERR, "flavor N asked for, but this kernel cannot delete records (lists are read-only)");
 		return -EOPNOTSUPP;
 	}
+	if (dm->cfg.flavor == DFLAVOR_AD && dm->ki.mode != KMODE_AD &&
+	    dm->ki.mode != KMODE_AD_ONLY) {
+		dlog(LOG_P_ERR, "flavor AD asked for, but this kernel has no _staged files (CONFIG_IMA_STAGING)");
+		return -EOPNOTSUPP;
+	}
 	set_policy(dm);
 	dlog(LOG_P_NOTICE, "kernel mode %s, bank %s (%s): %s", kmode_name(dm->ki.mode),
 	     dm->ki.bank->name, dm->ki.list,
 	     dm->pol.mirror ? "mirror: stores every record, deletes nothing" :
-	     dm->ki.mode == KMODE_AD_ONLY ?
-			      "A/D: stages the list, stores it, then deletes the batch (ima_flush_htable)" :
+	     dm->ki.mode == KMODE_AD_ONLY || dm->cfg.flavor == DFLAVOR_AD ?
+			      "A/D: stages the list, stores it, then deletes the batch" :
 			      "N: stores records, then deletes them from the kernel");
 	return 0;
 }
@@ -160,6 +165,8 @@ static int setup(struct daemon *dm)
 		return ret;
 	}
 	drain_init(&dm->d, dm->c, dm->boot, &dm->ki, boot_chain_list_bank(dm->c));
+	if (dm->cfg.flavor == DFLAVOR_AD)
+		dm->d.use_ad = true;
 	dlog(LOG_P_INFO, "store %s, chain %s: %llu records", dm->cfg.store,
 	     chain_meta(dm->c)->chain, (unsigned long long)chain_durable(dm->c));
 	return 0;

@@ -24,10 +24,7 @@ done
 work=$(mktemp -d "$GUEST_TMP/daemon-ad.XXXXXX")
 trap 'rm -rf "${work:?}"' EXIT
 
-cat >"$work/init" <<'GUEST'
-#!/bin/sh
-. /lib/imastore-guest.sh
-guest_setup
+cat >"$work/init.body" <<'GUEST'
 IMA=/sys/kernel/security/ima
 S=/var/lib/imastore
 KEEP=10
@@ -52,18 +49,23 @@ mount -t ramfs ramfs /nm || { glog "ramfs"; guest_finish 2; }
 } >"$IMA/policy" || { glog "policy refused"; guest_finish 2; }
 imastore --help >/dev/null 2>&1
 imastored --help >/dev/null 2>&1
-grep -q ima_flush_htable /proc/cmdline && [ -e "$IMA/binary_runtime_measurements_sha256_staged" ] ||
-	{ glog "not a staging kernel with ima_flush_htable"; guest_finish 2; }
-# the kernel refuses N with ima_flush_htable
-printf '1\n' >"$IMA/binary_runtime_measurements_sha256" 2>/dev/null &&
-	fail "N accepted despite ima_flush_htable" || pass "N refused with ima_flush_htable"
+[ -e "$IMA/binary_runtime_measurements_sha256_staged" ] ||
+	{ glog "not a staging kernel"; guest_finish 2; }
+if grep -q ima_flush_htable /proc/cmdline; then
+	# the kernel refuses N with ima_flush_htable
+	printf '1\n' >"$IMA/binary_runtime_measurements_sha256" 2>/dev/null &&
+		fail "N accepted despite ima_flush_htable" || pass "N refused with ima_flush_htable"
+	MODE="A/D only"
+else
+	MODE="A/D"
+fi
 
 # a batch staged before imastored runs (a crash between A and D)
 mkfiles /tmp/m/a 200
 n=200
 printf 'A\n' >"$IMA/binary_runtime_measurements_sha256_staged" || fail "A refused"
 staged=$(imastore show "$IMA/binary_runtime_measurements_sha256_staged" | wc -l)
-imastored --once --store $S --trim-records $T --keep $KEEP 2>/nm/d.log ||
+imastored --once $FLAVOR --store $S --trim-records $T --keep $KEEP 2>/nm/d.log ||
 	fail "imastored --once: $(tr '\n' ' ' </nm/d.log | head -c 300)"
 left=$(imastore show "$IMA/binary_runtime_measurements_sha256_staged" | wc -l)
 [ "$staged" -gt 0 ] && [ "$left" = 0 ] && pass "leftover batch of $staged records stored, then D" ||
@@ -71,7 +73,7 @@ left=$(imastore show "$IMA/binary_runtime_measurements_sha256_staged" | wc -l)
 grep -a 'mode' /nm/d.log | head -n 2 | sed 's/^/guest: /'
 
 su0=$(awk '/^SUnreclaim:/ { print $2 }' /proc/meminfo)
-imastored --foreground --store $S --trim-records $T --keep $KEEP --latency 50 \
+imastored --foreground $FLAVOR --store $S --trim-records $T --keep $KEEP --latency 50 \
 	--interval 2000 2>>/nm/d.log &
 dpid=$!
 max=0
@@ -100,25 +102,33 @@ got=$(grep -c ' /tmp/m/' /nm/e.txt)
 dups=$(awk '{ print $NF }' /nm/e.txt | grep '^/tmp/m/' | sort | uniq -d | wc -l)
 [ "$got" = "$n" ] && [ "$dups" = 0 ] && pass "export has each of the $n files once" ||
 	fail "export has $got file records ($dups duplicated), expected $n"
-imastore status --store $S | grep -q 'mode *A/D only' && pass "status shows mode A/D only" ||
+imastore status --store $S | grep -q "mode *$MODE\$" && pass "status shows mode $MODE" ||
 	fail "status: $(imastore status --store $S | tr '\n' ' ' | head -c 300)"
 [ "$fails" = 0 ] && guest_finish 0
 guest_finish 1
 GUEST
 
 guest_kernel staging72
-root=$work/root
-initramfs_new "$root"
-initramfs_add_bin "$root" "$TOP/build/imastore" "$TOP/build/imastored"
-mv "$root$TOP/build/imastore" "$root/usr/bin/imastore"
-mv "$root$TOP/build/imastored" "$root/usr/sbin/imastored"
-initramfs_add_tss "$root"
-initramfs_add_file "$root" "$work/init" /init
-chmod 0755 "$root/init"
-initramfs_pack "$root" "$work/initrd.gz"
-rm -rf "${root:?}"
-log=$GUEST_CACHE/logs/test-daemon-ad
-guest_run_checks staging72 "$work/initrd.gz" "$GUEST_KARGS quiet ima_template=ima-ng ima_flush_htable" "$log"
-tr -d '\r' <"$log/console.log" | grep -a '^guest: ' | sed 's/^/   /' || true
+# with ima_flush_htable (auto: A/D), and without it (--flavor AD)
+for run in flush:ima_flush_htable: noflush::--flavor=AD; do
+	name=${run%%:*} rest=${run#*:}
+	extra=${rest%%:*} flavor=${rest#*:}
+	{ printf '#!/bin/sh\n. /lib/imastore-guest.sh\nguest_setup\nFLAVOR=%s\n' "$flavor"
+	  cat "$work/init.body"; } >"$work/init"
+	root=$work/root
+	initramfs_new "$root"
+	initramfs_add_bin "$root" "$TOP/build/imastore" "$TOP/build/imastored"
+	mv "$root$TOP/build/imastore" "$root/usr/bin/imastore"
+	mv "$root$TOP/build/imastored" "$root/usr/sbin/imastored"
+	initramfs_add_tss "$root"
+	initramfs_add_file "$root" "$work/init" /init
+	chmod 0755 "$root/init"
+	initramfs_pack "$root" "$work/initrd.gz"
+	rm -rf "${root:?}"
+	log=$GUEST_CACHE/logs/test-daemon-ad/$name
+	guest_run_checks "staging72/$name" "$work/initrd.gz" \
+		"$GUEST_KARGS quiet ima_template=ima-ng $extra" "$log"
+	tr -d '\r' <"$log/console.log" | grep -a '^guest: ' | sed "s/^/   $name /" || true
+done
 echo "test-daemon-ad: $GUEST_PASSED passed, $GUEST_FAILED failed"
 [ "$GUEST_FAILED" = 0 ]

@@ -32,6 +32,7 @@ const char *dflavor_name(enum dflavor f)
 	switch (f) {
 	case DFLAVOR_N: return "N";
 	case DFLAVOR_MIRROR: return "mirror";
+	case DFLAVOR_AD: return "AD";
 	default: return "auto";
 	}
 }
@@ -63,6 +64,8 @@ static int set_flavor(struct dconfig *c, const char *val)
 		c->flavor = DFLAVOR_N;
 	else if (!strcmp(val, "mirror"))
 		c->flavor = DFLAVOR_MIRROR;
+	else if (!strcmp(val, "AD") || !strcmp(val, "ad") || !strcmp(val, "A/D"))
+		c->flavor = DFLAVOR_AD;
 	else
 		return -EINVAL;
 	return 0;
@@ -233,7 +236,9 @@ void dconfig_usage(FILE *f, const char *prog)
 "      --trim-bytes B      ... or its list is B bytes or more (default off)\n"
 "      --keep K            newest records left in the kernel, >= 1 (16)\n"
 "      --bank ALG          bank to store (default the strongest listed)\n"
-"      --flavor F          auto (default), N or mirror (never delete)\n"
+"      --flavor F          auto (default: N, or AD with ima_flush_htable), N,\n"
+"                          AD (stage with A, delete with D) or mirror (never\n"
+"                          delete)\n"
 "      --once              one cycle, then exit\n"
 "      --foreground        do not detach (systemd runs it so)\n"
 "      --insecure          accept loose store permissions\n"

@@ -15,6 +15,7 @@ enum dflavor {
 	DFLAVOR_AUTO,		/* trimming.md §2 */
 	DFLAVOR_N,		/* delete with "N\n" on the original list */
 	DFLAVOR_MIRROR,		/* store everything, delete nothing */
+	DFLAVOR_AD,		/* stage with "A", delete with "D" (trimming.md §5) */
 };
 
 /*
