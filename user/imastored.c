@@ -419,6 +419,12 @@ static void log_bpf_stats(struct daemon *dm)
 	     (unsigned long long)dm->cap.wake_ns_max / 1000,
 	     (unsigned long long)(dm->lat_n ? dm->lat_ns_sum / dm->lat_n / 1000 : 0),
 	     (unsigned long long)dm->lat_ns_max / 1000, (unsigned long long)dm->lat_n);
+	if (dm->cap.durable_n)
+		dlog(LOG_P_INFO, "measurement to durable: p50 %u ms, p99 %u ms, max bucket %u ms (%llu records)",
+		     capture_durable_percentile(&dm->cap, 50),
+		     capture_durable_percentile(&dm->cap, 99),
+		     capture_durable_percentile(&dm->cap, 100),
+		     (unsigned long long)dm->cap.durable_n);
 }
 
 static void stop_capture(struct daemon *dm)

@@ -109,6 +109,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (!c->pending)
 			c->first_pending_ns = r->ktime_ns;
 		c->pending++;
+		if (c->pend_ns && c->npend < CAPTURE_PEND_MAX)
+			c->pend_ns[c->npend++] = r->ktime_ns;
 	}
 	if (c->dump_fd >= 0)
 		dump_rec(c, r);
@@ -128,11 +130,39 @@ void capture_arm(struct capture *c)
 	ring_buffer__consume(c->rb);
 }
 
+/* `ns`: the drain's start; what was measured before it is durable now. */
 void capture_drained(struct capture *c, uint64_t ns)
 {
+	uint64_t done = capture_now_ns();
+	size_t keep = 0;
+
+	for (size_t i = 0; i < c->npend; i++) {
+		uint64_t ms;
+
+		if (c->pend_ns[i] >= ns) {
+			c->pend_ns[keep++] = c->pend_ns[i];
+			continue;
+		}
+		ms = (done - c->pend_ns[i]) / 1000000u;
+		c->durable_ms[ms < CAPTURE_LAT_BUCKETS ? ms : CAPTURE_LAT_BUCKETS - 1]++;
+		c->durable_n++;
+	}
+	c->npend = keep;
 	c->covered_ns = ns;
 	c->pending = 0;
 	c->first_pending_ns = 0;
+}
+
+unsigned capture_durable_percentile(const struct capture *c, unsigned p)
+{
+	uint64_t want = (c->durable_n * p + 99) / 100, seen = 0;
+
+	for (unsigned ms = 0; ms < CAPTURE_LAT_BUCKETS && want; ms++) {
+		seen += c->durable_ms[ms];
+		if (seen >= want)
+			return ms;
+	}
+	return 0;
 }
 
 uint64_t capture_lost(const struct capture *c)
@@ -231,6 +261,8 @@ int capture_open(struct capture *c, size_t ringbuf_size, uint32_t wake_every,
 
 	memset(c, 0, sizeof(*c));
 	c->dump_fd = -1;
+	/* for the latency figures only: without it they are just not kept */
+	c->pend_ns = malloc(CAPTURE_PEND_MAX * sizeof(*c->pend_ns));
 	libbpf_set_print(libbpf_print);
 	if (access("/sys/kernel/btf/vmlinux", R_OK))
 		return errmsg_set(em, -ENOENT, "the kernel has no BTF (/sys/kernel/btf/vmlinux)");
@@ -281,4 +313,6 @@ void capture_close(struct capture *c)
 	if (c->dump_fd >= 0)
 		close(c->dump_fd);
 	c->dump_fd = -1;
+	free(c->pend_ns);
+	c->pend_ns = NULL;
 }

@@ -20,6 +20,9 @@
 struct imacapture_bpf;
 struct ring_buffer;
 
+#define CAPTURE_LAT_BUCKETS 10001
+#define CAPTURE_PEND_MAX 65536
+
 struct capture {
 	struct imacapture_bpf *skel;
 	struct ring_buffer *rb;
@@ -32,7 +35,16 @@ struct capture {
 	uint64_t first_pending_ns;	/* ktime of the oldest pending record */
 	uint64_t dumped, dump_skipped;
 	uint64_t wake_ns_sum, wake_ns_max;	/* record -> callback */
+	/* measurement -> durable: ktimes of records not drained yet, and a
+	 * histogram of 1 ms buckets (the last one: 10 s or more) */
+	uint64_t *pend_ns;
+	size_t npend;
+	uint32_t durable_ms[CAPTURE_LAT_BUCKETS];
+	uint64_t durable_n;
 };
+
+/* p-th percentile (0..100) of measurement -> durable, in ms; 0 if none. */
+unsigned capture_durable_percentile(const struct capture *c, unsigned p);
 
 /*
  * Open, size the ring (bytes, a power of 2 >= the page size), load, attach,
