@@ -51,7 +51,8 @@ for s in $suites; do
 	cli)
 		for t in tests/cli/test-*.sh; do
 			OUT=$OUT "$t"
-			result "$(basename "$t" .sh)" $?
+			st=$?	# before "$(...)" below resets $?
+			result "$(basename "$t" .sh)" $st
 		done ;;
 	guest)
 		if [ "${IMASTORE_SKIP_GUEST:-0}" = 1 ]; then
@@ -62,7 +63,8 @@ for s in $suites; do
 		for t in tests/guest/test-*.sh; do
 			[ -e "$t" ] || continue
 			OUT=$OUT "$t"
-			result "$(basename "$t" .sh)" $?
+			st=$?
+			result "$(basename "$t" .sh)" $st
 		done ;;
 	*)
 		echo "unknown suite $s"; result "$s" 1 ;;

@@ -259,8 +259,6 @@ cp /nm/d4.log /out/
 guest_finish 1
 EOF
 
-passed=0
-failed=0
 for k in $KERNELS; do
 	guest_kernel "$k"
 	root=$work/root-$k
@@ -274,22 +272,9 @@ for k in $KERNELS; do
 	initramfs_pack "$root" "$work/initrd-$k.gz"
 	rm -rf "$root"
 	log=$GUEST_CACHE/logs/test-bpf/$k
-	rc=0
-	guest_run "$GUEST_VMLINUZ" "$work/initrd-$k.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log" 600 || rc=$?
-	n=0
-	while IFS= read -r line; do
-		n=$((n + 1))
-		case "$line" in
-		'@@CHECK PASS '*) passed=$((passed + 1)); echo "PASS $k: ${line#@@CHECK PASS }" ;;
-		'@@CHECK FAIL '*) failed=$((failed + 1)); echo "FAIL $k: ${line#@@CHECK FAIL }" ;;
-		esac
-	done < <(tr -d '\r' <"$log/console.log" | grep -a -o '@@CHECK .*' || true)
+	guest_run_checks "$k" "$work/initrd-$k.gz" "$GUEST_KARGS quiet ima_template=ima-ng" "$log"
 	tr -d '\r' <"$log/console.log" | grep -a '^guest: ' | sed "s/^/   $k /" || true
-	if [ "$n" = 0 ] || { [ "$rc" != 0 ] && [ "$rc" != 1 ]; }; then
-		echo "FAIL $k: the guest did not run the checks (status $rc, log $log/console.log)"
-		failed=$((failed + 1))
-	fi
 	echo "   ($k: ${GUEST_SECONDS}s; daemon logs in $log/files/)"
 done
-echo "test-bpf: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "test-bpf: $GUEST_PASSED passed, $GUEST_FAILED failed"
+[ "$GUEST_FAILED" = 0 ]

@@ -165,9 +165,22 @@ unsigned capture_durable_percentile(const struct capture *c, unsigned p)
 	return 0;
 }
 
+/*
+ * Records the ring could not take: every sequence number the program handed
+ * out (the state map's next_seq, also those after the last record received)
+ * minus those received.
+ */
 uint64_t capture_lost(const struct capture *c)
 {
-	return c->next_seq - c->received;
+	struct imacapture_state st;
+	uint32_t zero = 0;
+	uint64_t issued = c->next_seq;
+
+	if (c->skel && !bpf_map__lookup_elem(c->skel->maps.imacapture_state, &zero,
+					     sizeof(zero), &st, sizeof(st), 0) &&
+	    st.next_seq > issued)
+		issued = st.next_seq;
+	return issued - c->received;
 }
 
 int capture_fd(const struct capture *c)
