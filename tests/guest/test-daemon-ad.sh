@@ -92,6 +92,23 @@ glog "max kernel count $max, now $(count); SUnreclaim $su0 -> $su1 kB over $n me
 grep -aq '^<[0-3]>' /nm/d.log && fail "errors logged: $(grep -a '^<[0-3]>' /nm/d.log | head -n 3 | tr '\n' ' ')" ||
 	pass "no errors logged"
 grep -a 'cycles,' /nm/d.log | sed 's/^/guest: daemon: /'
+# SIGKILL at random moments: between A and D too
+kills=0
+for r in $(seq 1 20); do
+	mkfiles /tmp/m/r$r 40 &
+	mpid=$!
+	imastored --foreground $FLAVOR --store $S --trim-records 60 --keep $KEEP \
+		--latency 20 --interval 200 2>>/nm/k.log &
+	dpid=$!
+	usleep $(( (RANDOM % 40) * 10000 ))
+	kill -9 $dpid 2>/dev/null && kills=$((kills + 1))
+	wait $dpid 2>/dev/null || true
+	wait $mpid
+	n=$((n + 40))
+done
+imastored --once $FLAVOR --store $S --trim-records $T --keep $KEEP 2>>/nm/k.log ||
+	fail "restart after random kills: $(tail -n 3 /nm/k.log | tr '\n' ' ')"
+[ "$kills" -ge 15 ] && pass "$kills SIGKILLs at random moments" || fail "only $kills kills landed"
 if imastore verify --store $S --tpm --tcti device:/dev/tpmrm0 >/nm/v.out 2>&1; then
 	pass "verify --store against the TPM: $(tr '\n' ' ' </nm/v.out | head -c 300)"
 else

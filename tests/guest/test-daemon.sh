@@ -161,6 +161,27 @@ if [ -e "$IMA/binary_runtime_measurements_sha1" ]; then
 		check_verify "crash at $fp"
 		check_export "crash at $fp" $n
 	done
+	# ---- SIGKILL at random moments while files are measured ----
+	kills=0
+	for r in $(seq 1 40); do
+		mkfiles /tmp/m/r$r 25 &
+		mpid=$!
+		imastored --foreground --store $S --trim-records 50 --keep $KEEP \
+			--latency 20 --interval 200 2>>/nm/crash.log &
+		dpid=$!
+		usleep $(( (RANDOM % 40) * 10000 ))
+		kill -9 $dpid 2>/dev/null && kills=$((kills + 1))
+		wait $dpid 2>/dev/null || true
+		wait $mpid
+		n=$((n + 25))
+	done
+	imastored --once --store $S --trim-records $T --keep $KEEP 2>>/nm/crash.log ||
+		fail "the restart after $kills random kills failed: $(tail -n 3 /nm/crash.log | tr '\n' ' ')"
+	glog "$kills SIGKILLs at random moments"
+	[ "$kills" -ge 30 ] && pass "$kills SIGKILLs at random moments during cycles" ||
+		fail "only $kills random kills landed"
+	check_verify "after $kills random kills"
+	check_export "after $kills random kills" $n
 	if grep -aq 'foreign' /nm/crash.log; then
 		fail "a restart took its own crash for a foreign trimmer"
 	fi
