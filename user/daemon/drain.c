@@ -274,10 +274,12 @@ static uint64_t to_delete(const struct drain *d, const struct drain_policy *p,
 	return dcount > p->keep ? dcount - p->keep : 0;
 }
 
-/* §4.6-7: checkpoint, intended, "D\n", done. */
-static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
+/*
+ * Before any deletion (§4.6, §5.4): a checkpoint of the records about to
+ * leave the kernel, then the `intended` entry that covers them.
+ */
+static int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
 {
-	uint64_t kept = d->k + dcount;
 	struct replay *rp = NULL;
 	int ret;
 
@@ -285,9 +287,20 @@ static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
 	replay_free(rp);
 	if (!ret)
 		ret = chain_trim_write(d->c, d->boot_id, kept, TRIM_INTENDED, em);
+	if (!ret)
+		io_failpoint("after-intended");
+	return ret;
+}
+
+/* §4.6-7: checkpoint, intended, "D\n", done. */
+static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
+{
+	uint64_t kept = d->k + dcount;
+	int ret;
+
+	ret = before_delete(d, kept, em);
 	if (ret)
 		return ret;
-	io_failpoint("after-intended");
 	ret = kernel_ops->delete_oldest(fd, dcount);
 	io_failpoint("after-trim-write");
 	switch (ret) {
@@ -368,16 +381,11 @@ static int drain_n(struct drain *d, const struct drain_policy *p,
 static int delete_staged(struct drain *d, int fd, uint64_t n, struct errmsg *em)
 {
 	uint64_t kept = d->k + n;
-	struct replay *rp = NULL;
 	int ret;
 
-	ret = chain_replay(d->c, kept, false, true, &rp, em);
-	replay_free(rp);
-	if (!ret)
-		ret = chain_trim_write(d->c, d->boot_id, kept, TRIM_INTENDED, em);
+	ret = before_delete(d, kept, em);
 	if (ret)
 		return ret;
-	io_failpoint("after-intended");
 	ret = kernel_ops->staged_command(fd, 'D');
 	io_failpoint("after-trim-write");
 	switch (ret) {
