@@ -10,5 +10,6 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+int cmd_tail(int argc, char **argv);
 
 #endif

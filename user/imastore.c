@@ -25,6 +25,7 @@ static const struct cmd cmds[] = {
 	{ "import",  cmd_import,  "append saved list files to the store" },
 	{ "status",  cmd_status,  "what the store holds, per boot" },
 	{ "fsck",    cmd_fsck,    "check the store's structure and replay" },
+	{ "tail",    cmd_tail,    "follow records live, as imastored sees them" },
 };
 
 static void usage(FILE *f)

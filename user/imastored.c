@@ -2,8 +2,8 @@
 /*
  * imastored: moves IMA measurement records from the kernel's list into the
  * store and deletes them from the kernel (docs/trimming.md, docs/imastored.md).
- * One thread; signals are blocked and taken with sigtimedwait() between
- * cycles, so a cycle is never interrupted half way.
+ * One thread; signals are blocked and read from a signalfd in the poll() that
+ * waits between cycles, so a cycle is never interrupted half way.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,8 +23,10 @@
 #include "daemon/kernel.h"
 #include "daemon/log.h"
 #include "daemon/notify.h"
+#include "daemon/tail.h"
 #include "kernel_ima.h"
 #include "store.h"
+#include "tail_format.h"
 
 struct daemon {
 	struct dconfig cfg;
@@ -50,6 +52,10 @@ struct daemon {
 	uint64_t idle_reads, cycle_reads;
 	/* first pending record -> drain start (BPF only) */
 	uint64_t lat_n, lat_ns_sum, lat_ns_max;
+	/* the live stream (docs/tail.md) */
+	struct tail_server tail;
+	char tail_json[TAIL_LINE_MAX], tail_text[TAIL_LINE_MAX];
+	uint64_t tail_bad;	/* records that would not format */
 };
 
 static uint64_t now_ms(void)
@@ -255,11 +261,12 @@ static void reload(struct daemon *dm)
 	}
 	if (strcmp(nc.store, dm->cfg.store) || strcmp(nc.bank, dm->cfg.bank) ||
 	    nc.flavor != dm->cfg.flavor || nc.bpf != dm->cfg.bpf ||
-	    nc.ringbuf_size != dm->cfg.ringbuf_size)
-		dlog(LOG_P_WARNING, "reload: store, bank, flavor and the BPF settings change only at a restart");
+	    nc.ringbuf_size != dm->cfg.ringbuf_size || strcmp(nc.tail_socket, dm->cfg.tail_socket))
+		dlog(LOG_P_WARNING, "reload: store, bank, flavor, the BPF settings and tail_socket change only at a restart");
 	snprintf(nc.store, sizeof(nc.store), "%s", dm->cfg.store);
 	snprintf(nc.bank, sizeof(nc.bank), "%s", dm->cfg.bank);
 	nc.flavor = dm->cfg.flavor;
+	snprintf(nc.tail_socket, sizeof(nc.tail_socket), "%s", dm->cfg.tail_socket);
 	dm->cfg = nc;
 	set_policy(dm);
 	dlog(LOG_P_NOTICE, "configuration reloaded: interval %u ms, latency %u ms, trim at %llu records, keep %llu",
@@ -318,13 +325,39 @@ static void take_signalfd(struct daemon *dm)
 		take_signal(dm, (int)si.ssi_signo);
 }
 
+/*
+ * One poll() over signals, the ring buffer and the live stream's sockets,
+ * for at most timeout_ms (-1: no limit). Serves the stream's consumers.
+ */
+static void wait_fds(struct daemon *dm, int timeout_ms)
+{
+	struct pollfd p[2 + 1 + TAIL_CLIENTS_MAX];
+	unsigned n = 0, first_tail;
+	int ret, tt = tail_timeout_ms(&dm->tail);
+
+	p[n++] = (struct pollfd){ .fd = dm->sigfd, .events = POLLIN };
+	if (dm->have_cap)
+		p[n++] = (struct pollfd){ .fd = capture_fd(&dm->cap), .events = POLLIN };
+	first_tail = n;
+	n += tail_pollfds(&dm->tail, p + n);
+	if (tt >= 0 && (timeout_ms < 0 || tt < timeout_ms))
+		timeout_ms = tt;
+	ret = poll(p, n, timeout_ms);
+	if (ret < 0 && errno != EINTR) {
+		dlog(LOG_P_ERR, "poll: %s", strerror(errno));
+		dm->stop = true;
+		return;
+	}
+	if (ret <= 0)
+		return;
+	if (p[0].revents & POLLIN)
+		take_signalfd(dm);
+	tail_handle(&dm->tail, p + first_tail, n - first_tail);
+}
+
 /* Sleep until the ring buffer has records, a signal, or the interval. */
 static void wait_bpf(struct daemon *dm)
 {
-	struct pollfd p[2] = {
-		{ .fd = capture_fd(&dm->cap), .events = POLLIN },
-		{ .fd = dm->sigfd, .events = POLLIN },
-	};
 	int ret;
 
 	while (!dm->stop) {
@@ -335,34 +368,28 @@ static void wait_bpf(struct daemon *dm)
 			return;
 		if (!dm->cap.pending)
 			capture_arm(&dm->cap);
-		ret = poll(p, 2, bpf_timeout(dm));
-		if (ret < 0 && errno != EINTR) {
-			dlog(LOG_P_ERR, "poll: %s", strerror(errno));
-			dm->stop = true;
-		}
-		if (p[1].revents & POLLIN)
-			take_signalfd(dm);
+		wait_fds(dm, bpf_timeout(dm));
 	}
 }
 
-/* Sleep in steps of `latency` until there is work or a signal. */
+/* Check for work every `latency` until there is some, or a signal. */
 static void wait_for_work(struct daemon *dm)
 {
-	struct timespec ts;
-	int sig;
+	uint64_t next = now_ms() + dm->cfg.latency_ms, now;
 
 	if (dm->have_cap) {
 		wait_bpf(dm);
 		return;
 	}
 	while (!dm->stop) {
-		ts.tv_sec = dm->cfg.latency_ms / 1000;
-		ts.tv_nsec = (long)(dm->cfg.latency_ms % 1000) * 1000000L;
-		sig = sigtimedwait(&dm->sigs, NULL, &ts);
-		if (sig > 0)
-			take_signal(dm, sig);
-		else if (want_cycle(dm))
-			return;
+		now = now_ms();
+		if (now >= next) {
+			if (want_cycle(dm))
+				return;
+			next = now + dm->cfg.latency_ms;
+			continue;
+		}
+		wait_fds(dm, (int)(next - now));
 	}
 }
 
@@ -387,10 +414,7 @@ static void start_capture(struct daemon *dm)
 		     dm->cfg.latency_ms);
 		return;
 	}
-	dm->sigfd = signalfd(-1, &dm->sigs, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (dm->sigfd < 0) {
-		errmsg_set(&em, -errno, "signalfd: %s", strerror(errno));
-	} else if (!capture_open(&dm->cap, dm->cfg.ringbuf_size, wake_every(dm), dump, &em)) {
+	if (!capture_open(&dm->cap, dm->cfg.ringbuf_size, wake_every(dm), dump, &em)) {
 		dm->have_cap = true;
 		dlog(LOG_P_NOTICE, "BPF wake-up: fexit on ima_add_template_entry, ring buffer %llu bytes; no polling while idle",
 		     (unsigned long long)dm->cfg.ringbuf_size);
@@ -398,9 +422,80 @@ static void start_capture(struct daemon *dm)
 	}
 	dlog(LOG_P_NOTICE, "BPF wake-up unavailable (%s): polling runtime_measurements_count every %u ms",
 	     errmsg_text(&em), dm->cfg.latency_ms);
-	if (dm->sigfd >= 0)
-		close(dm->sigfd);
-	dm->sigfd = -1;
+}
+
+static void tail_send(struct daemon *dm, const struct tail_meta *m,
+		      const struct ima_record *rec, const struct hash_alg *bank)
+{
+	struct errmsg em = { "" };
+
+	if (tail_format(m, rec, bank, dm->tail_json, dm->tail_text, &em)) {
+		if (!dm->tail_bad++)
+			dlog(LOG_P_WARNING, "tail: %s (not streamed; the store is not affected)",
+			     errmsg_text(&em));
+		return;
+	}
+	tail_publish(&dm->tail, dm->tail_json, dm->tail_text);
+}
+
+/* A record from the ring buffer, dated by the kernel's clock. */
+static void tail_from_ring(void *ctx, const struct imacapture_rec *r)
+{
+	struct daemon *dm = ctx;
+	uint8_t buf[TAIL_VIEW_BUF];
+	const struct hash_alg *bank;
+	struct ima_record rec;
+	struct tail_meta m;
+	struct errmsg em = { "" };
+
+	if (tail_view_capture(r, dm->d.custom_name[0] ? dm->d.custom_name : NULL, buf, &rec,
+			      &bank, &m, &em)) {
+		if (!dm->tail_bad++)
+			dlog(LOG_P_WARNING, "tail: %s (not streamed)", errmsg_text(&em));
+		return;
+	}
+	m.time_ns = r->ktime_ns + (uint64_t)tail_realtime_offset_ns();
+	tail_send(dm, &m, &rec, bank);
+}
+
+/* Without BPF: each record as a drain stores it, dated now. */
+static void tail_from_drain(void *ctx, const struct ima_record *rec,
+			    const struct hash_alg *bank)
+{
+	struct daemon *dm = ctx;
+	struct timespec ts;
+	struct tail_meta m = {
+		.seq = rec->index,
+		.from_list = true,
+		.template_data_len = rec->data_len,
+	};
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m.time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	tail_send(dm, &m, rec, bank);
+}
+
+/* After start_capture(): the source is the ring buffer, else the drains. */
+static void start_tail(struct daemon *dm)
+{
+	struct errmsg em = { "" };
+
+	dm->tail.lfd = -1;
+	if (dm->cfg.once || !dm->cfg.tail_socket[0])
+		return;
+	if (tail_open(&dm->tail, dm->cfg.tail_socket, dm->have_cap ? "bpf" : "list", &em)) {
+		dlog(LOG_P_WARNING, "live stream off: %s", errmsg_text(&em));
+		return;
+	}
+	if (dm->have_cap) {
+		dm->cap.on_rec = tail_from_ring;
+		dm->cap.on_rec_ctx = dm;
+	} else {
+		dm->d.on_append = tail_from_drain;
+		dm->d.on_append_ctx = dm;
+	}
+	dlog(LOG_P_INFO, "live stream on %s (records from the %s)", dm->cfg.tail_socket,
+	     dm->have_cap ? "ring buffer" : "list, as each cycle stores them");
 }
 
 static void log_bpf_stats(struct daemon *dm)
@@ -437,7 +532,6 @@ static void stop_capture(struct daemon *dm)
 	capture_consume(&dm->cap);
 	log_bpf_stats(dm);
 	capture_close(&dm->cap);
-	close(dm->sigfd);
 	dm->have_cap = false;
 }
 
@@ -445,7 +539,16 @@ static int loop(struct daemon *dm)
 {
 	int ret;
 
+	if (!dm->cfg.once) {
+		/* poll() takes signals too, next to the ring buffer and sockets */
+		dm->sigfd = signalfd(-1, &dm->sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+		if (dm->sigfd < 0) {
+			dlog(LOG_P_ERR, "signalfd: %s", strerror(errno));
+			return -errno;
+		}
+	}
 	start_capture(dm);
+	start_tail(dm);
 	ret = run_cycle(dm);
 	notify("READY=1");
 	while (!dm->cfg.once && !dm->stop) {
@@ -457,8 +560,14 @@ static int loop(struct daemon *dm)
 		dlog(LOG_P_INFO, "%llu cycles, %llu us per cycle on average",
 		     (unsigned long long)dm->cycles,
 		     (unsigned long long)(dm->cycle_us / dm->cycles));
-	if (!dm->cfg.once)
+	if (!dm->cfg.once) {
+		tail_close(&dm->tail);
+		if (dm->tail_bad)
+			dlog(LOG_P_WARNING, "tail: %llu records could not be formatted",
+			     (unsigned long long)dm->tail_bad);
 		stop_capture(dm);
+		close(dm->sigfd);
+	}
 	return dm->cfg.once ? ret : 0;
 }
 
@@ -471,6 +580,7 @@ int main(int argc, char **argv)
 	dm.argc = argc;
 	dm.argv = argv;
 	dm.sigfd = -1;
+	dm.tail.lfd = -1;
 	ret = dconfig_load(&dm.cfg, argc, argv, &em);
 	if (ret) {
 		if (ret < 0)

@@ -14,19 +14,49 @@
 #include "list_ascii.h"
 #include "list_reader.h"
 #include "record_print.h"
+#include "tail_format.h"
 
 static FILE *devnull;
 static struct template_desc custom;
 
+/* A ring-buffer record through the live stream's formatter (docs/tail.md). */
+static void fuzz_tail(const struct imacapture_rec *r)
+{
+	static char json[TAIL_LINE_MAX], text[TAIL_LINE_MAX];
+	uint8_t buf[TAIL_VIEW_BUF];
+	const struct hash_alg *bank;
+	struct ima_record rec;
+	struct tail_meta m;
+
+	if (tail_view_capture(r, "d-ng|n-ng|sig|iuid", buf, &rec, &bank, &m, NULL))
+		return;
+	m.time_ns = r->ktime_ns;
+	if (!tail_format(&m, &rec, bank, json, text, NULL) &&
+	    (strchr(json, '\n') != json + strlen(json) - 1 ||
+	     strchr(text, '\n') != text + strlen(text) - 1))
+		abort();	/* one record, one line */
+}
+
 static void exercise(const struct ima_record *rec, const struct hash_alg *bank)
 {
 	static char line[2 * IMA_RECORD_MAX + 4096];
+	static struct imacapture_rec r;
 	struct errmsg em;
 
 	list_ascii_format(rec, NULL, line, sizeof(line), &em);
 	list_ascii_format(rec, &custom, line, sizeof(line), &em);
 	record_print_text(devnull, rec, NULL, &em);
 	record_print_json(devnull, rec, bank, &custom, &em);
+	/* the same record as the BPF program would have sent it */
+	r.seq = rec->index;
+	r.pcr = (int32_t)rec->pcr;
+	r.digest_alg = bank->tpm_id;
+	memcpy(r.digest, rec->digest, rec->digest_len < sizeof(r.digest) ? rec->digest_len : sizeof(r.digest));
+	snprintf(r.template_name, sizeof(r.template_name), "%.15s", rec->name);
+	r.data_len = rec->data_len < IMACAPTURE_DATA_MAX ? rec->data_len : IMACAPTURE_DATA_MAX;
+	r.flags = rec->data_len > IMACAPTURE_DATA_MAX ? IMACAPTURE_F_TRUNCATED : 0;
+	memcpy(r.data, rec->data, r.data_len);
+	fuzz_tail(&r);
 }
 
 static void fuzz_binary(const uint8_t *d, size_t n, uint16_t width,
@@ -111,9 +141,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 1:
 		fuzz_ascii(data, size, widths[(mode >> 2) & 3]);
 		break;
-	default:
+	case 2:
 		fuzz_reader(data, size);
 		break;
+	default: {
+		/* raw bytes as a ring-buffer record */
+		static struct imacapture_rec r;
+
+		memset(&r, 0, sizeof(r));
+		memcpy(&r, data, size < sizeof(r) ? size : sizeof(r));
+		fuzz_tail(&r);
+		break;
+	}
 	}
 	return 0;
 }

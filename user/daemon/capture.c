@@ -114,6 +114,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	if (c->dump_fd >= 0)
 		dump_rec(c, r);
+	if (c->on_rec)
+		c->on_rec(c->on_rec_ctx, r);
 	return 0;
 }
 

@@ -41,6 +41,9 @@ struct capture {
 	size_t npend;
 	uint32_t durable_ms[CAPTURE_LAT_BUCKETS];
 	uint64_t durable_n;
+	/* every record received (the live stream), or NULL; set after open */
+	void (*on_rec)(void *ctx, const struct imacapture_rec *r);
+	void *on_rec_ctx;
 };
 
 /* p-th percentile (0..100) of measurement -> durable, in ms; 0 if none. */

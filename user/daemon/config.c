@@ -10,6 +10,7 @@
 #include "hash_alg.h"
 #include "log.h"
 #include "store.h"
+#include "tail_format.h"
 
 void dconfig_defaults(struct dconfig *c)
 {
@@ -25,6 +26,20 @@ void dconfig_defaults(struct dconfig *c)
 	c->log_level = LOG_P_INFO;
 	c->bpf = true;
 	c->ringbuf_size = IMACAPTURE_RINGBUF_DEFAULT;
+	snprintf(c->tail_socket, sizeof(c->tail_socket), "%s", TAIL_SOCKET_DEFAULT);
+}
+
+/* A socket path, or "none": no live stream. */
+static int set_tail_socket(struct dconfig *c, const char *val)
+{
+	if (!strcmp(val, "none")) {
+		c->tail_socket[0] = '\0';
+		return 0;
+	}
+	if (val[0] != '/' || strlen(val) >= sizeof(c->tail_socket))
+		return -EINVAL;
+	snprintf(c->tail_socket, sizeof(c->tail_socket), "%s", val);
+	return 0;
 }
 
 const char *dflavor_name(enum dflavor f)
@@ -145,6 +160,8 @@ static int apply(struct dconfig *c, const char *key, const char *val)
 		return set_bool(&c->bpf, val);
 	if (!strcmp(key, "ringbuf_size"))
 		return set_ringbuf_size(c, val);
+	if (!strcmp(key, "tail_socket"))
+		return set_tail_socket(c, val);
 	if (!strcmp(key, "dump_records")) {
 		snprintf(c->dump_records, sizeof(c->dump_records), "%s", val);
 		return 0;
@@ -245,6 +262,8 @@ void dconfig_usage(FILE *f, const char *prog)
 "      --log-level L       err, warning, notice, info (default), debug\n"
 "      --no-bpf            poll runtime_measurements_count, no BPF wake-up\n"
 "      --ringbuf-size B    BPF ring buffer bytes, a power of 2 (1048576)\n"
+"      --tail-socket PATH  serve the live stream (imastore tail) there, or\n"
+"                          'none' (default " TAIL_SOCKET_DEFAULT ")\n"
 "      --dump-records FILE write the BPF records to FILE as a binary list\n"
 "                          (a test aid; the store never depends on them)\n"
 "  -h, --help              this help\n"
@@ -269,6 +288,7 @@ static const struct option longopts[] = {
 	{ "log-level", required_argument, NULL, 1 },
 	{ "ringbuf-size", required_argument, NULL, 1 },
 	{ "dump-records", required_argument, NULL, 1 },
+	{ "tail-socket", required_argument, NULL, 1 },
 	{ "no-bpf", no_argument, NULL, 'B' },
 	{ "once", no_argument, NULL, 'o' },
 	{ "foreground", no_argument, NULL, 'f' },

@@ -37,6 +37,7 @@ struct dconfig {
 	bool bpf;		/* wake on the BPF ring buffer (docs/bpf.md) */
 	uint64_t ringbuf_size;	/* its size in bytes, a power of 2 */
 	char dump_records[PATH_MAX];	/* test aid: records as a binary list */
+	char tail_socket[108];	/* the live stream (docs/tail.md); "" off */
 };
 
 void dconfig_defaults(struct dconfig *c);

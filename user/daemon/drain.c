@@ -18,6 +18,7 @@
 #include "full_list.h"
 #include "log.h"
 #include "store_io.h"
+#include "template.h"
 
 /* The kernel's list as read in this window: records by offset. */
 struct klist {
@@ -242,14 +243,32 @@ found:
 	return 0;
 }
 
+/* Names repeat: only a name unlike the last one is looked up. */
+static void note_template(struct drain *d, const struct ima_record *rec, char *last)
+{
+	struct template_desc desc;
+
+	if (!strcmp(rec->name, last))
+		return;
+	snprintf(last, IMA_TEMPLATE_NAME_MAX + 1, "%s", rec->name);
+	if (template_builtin(rec->name, &desc))
+		snprintf(d->custom_name, sizeof(d->custom_name), "%s", rec->name);
+}
+
 static int append_new(struct drain *d, const struct klist *kl, uint64_t *added,
 		      struct errmsg *em)
 {
 	uint64_t end = chain_durable(d->c);
+	char last[IMA_TEMPLATE_NAME_MAX + 1] = "";
 	struct ima_record rec;
 	int ret;
 
 	*added = 0;
+	/* once: the records already stored may be the only ones that name it */
+	for (size_t i = 0; !d->names_seen && i < kl->n && !d->custom_name[0]; i++)
+		if (!parse_one(d, kl, i, &rec, NULL))
+			note_template(d, &rec, last);
+	d->names_seen = true;
 	for (size_t i = end > d->k ? end - d->k : 0; i < kl->n; i++) {
 		ret = parse_one(d, kl, i, &rec, em);
 		if (!ret)
@@ -257,6 +276,11 @@ static int append_new(struct drain *d, const struct klist *kl, uint64_t *added,
 		if (ret)
 			return ret;
 		(*added)++;
+		note_template(d, &rec, last);
+		if (d->on_append) {
+			rec.index = d->k + i;
+			d->on_append(d->on_append_ctx, &rec, d->list_bank);
+		}
 	}
 	return 0;
 }

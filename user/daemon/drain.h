@@ -33,6 +33,16 @@ struct drain {
 	off_t moff;
 	uint64_t midx;
 	uint64_t deleted_total;	/* since start, for the status file */
+	/*
+	 * The list's name for the ima_template_fmt= template (its format; its
+	 * descriptor's own name is empty, which is what BPF sees), "" unseen.
+	 */
+	char custom_name[IMA_TEMPLATE_NAME_MAX + 1];
+	bool names_seen;
+	/* each record appended (index: its place in the boot's list), or NULL */
+	void (*on_append)(void *ctx, const struct ima_record *rec,
+			  const struct hash_alg *bank);
+	void *on_append_ctx;
 };
 
 struct drain_stats {

@@ -68,8 +68,8 @@ static void print_file_digest(FILE *f, const struct view *v, bool json)
 		putc('"', f);
 }
 
-int record_print_text(FILE *f, const struct ima_record *rec,
-		      const struct template_desc *custom, struct errmsg *em)
+int record_print_text_lead(FILE *f, const char *lead, const struct ima_record *rec,
+			   const struct template_desc *custom, struct errmsg *em)
 {
 	struct template_desc tmp;
 	struct view v;
@@ -78,7 +78,10 @@ int record_print_text(FILE *f, const struct ima_record *rec,
 	ret = view_init(&v, rec, custom, &tmp, em);
 	if (ret)
 		return ret;
-	fprintf(f, "%llu %u ", (unsigned long long)rec->index, rec->pcr);
+	if (lead)
+		fprintf(f, "%s %u ", lead, rec->pcr);
+	else
+		fprintf(f, "%llu %u ", (unsigned long long)rec->index, rec->pcr);
 	if (rec->name_len)
 		text_escaped(f, (const uint8_t *)rec->name, rec->name_len);
 	else
@@ -157,9 +160,9 @@ static void json_other_fields(FILE *f, const struct view *v, bool le)
 	}
 }
 
-int record_print_json(FILE *f, const struct ima_record *rec,
-		      const struct hash_alg *bank,
-		      const struct template_desc *custom, struct errmsg *em)
+int record_print_json_lead(FILE *f, const char *lead, const struct ima_record *rec,
+			   const struct hash_alg *bank,
+			   const struct template_desc *custom, struct errmsg *em)
 {
 	struct template_desc tmp;
 	struct view v;
@@ -168,8 +171,11 @@ int record_print_json(FILE *f, const struct ima_record *rec,
 	ret = view_init(&v, rec, custom, &tmp, em);
 	if (ret)
 		return ret;
-	fprintf(f, "{\"index\":%llu,\"pcr\":%u,\"template\":",
-		(unsigned long long)rec->index, rec->pcr);
+	if (lead)
+		fprintf(f, "{%s,\"pcr\":%u,\"template\":", lead, rec->pcr);
+	else
+		fprintf(f, "{\"index\":%llu,\"pcr\":%u,\"template\":",
+			(unsigned long long)rec->index, rec->pcr);
 	json_string(f, (const uint8_t *)rec->name, rec->name_len);
 	fprintf(f, ",\"bank\":\"%s\",\"template_digest\":", bank->name);
 	json_hex(f, rec->digest, rec->digest_len);
@@ -181,4 +187,17 @@ int record_print_json(FILE *f, const struct ima_record *rec,
 	json_other_fields(f, &v, rec->little_endian);
 	fputs("}\n", f);
 	return 0;
+}
+
+int record_print_text(FILE *f, const struct ima_record *rec,
+		      const struct template_desc *custom, struct errmsg *em)
+{
+	return record_print_text_lead(f, NULL, rec, custom, em);
+}
+
+int record_print_json(FILE *f, const struct ima_record *rec,
+		      const struct hash_alg *bank,
+		      const struct template_desc *custom, struct errmsg *em)
+{
+	return record_print_json_lead(f, NULL, rec, bank, custom, em);
 }

@@ -21,4 +21,15 @@ int record_print_json(FILE *f, const struct ima_record *rec,
 		      const struct hash_alg *bank,
 		      const struct template_desc *custom, struct errmsg *em);
 
+/*
+ * The same with `lead` in place of the index: the first column of a text
+ * line, or the first JSON members without braces ("\"seq\":5,..."). NULL
+ * prints the index.
+ */
+int record_print_text_lead(FILE *f, const char *lead, const struct ima_record *rec,
+			   const struct template_desc *custom, struct errmsg *em);
+int record_print_json_lead(FILE *f, const char *lead, const struct ima_record *rec,
+			   const struct hash_alg *bank,
+			   const struct template_desc *custom, struct errmsg *em);
+
 #endif

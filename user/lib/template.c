@@ -3,6 +3,7 @@
  * Template descriptors and fields, after security/integrity/ima/
  * ima_template.c (builtin_templates[], supported_fields[]).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 
@@ -160,6 +161,10 @@ int template_parse_digest_field(enum field_fmt fmt, const struct field_view *f,
 			colon = f->data + i;
 	if (!colon || colon + 1 != nul || slen - 1 >= sizeof(out->algo))
 		return -EBADMSG;
+	/* printed unquoted and unescaped: only what algorithm names are made of */
+	for (size_t i = 0; i + 1 < slen; i++)
+		if (!isalnum(f->data[i]) && f->data[i] != ':' && f->data[i] != '-' && f->data[i] != '_')
+			return -EBADMSG;
 	memcpy(out->algo, f->data, slen - 1);
 	out->algo[slen - 1] = '\0';
 	out->digest = nul + 1;

@@ -1,0 +1,171 @@
+#!/bin/bash
+# `imastore tail` against a running imastored, on lists captured from a real
+# 7.2 kernel served through a fake securityfs (IMASTORE_SECURITYFS), with
+# polling (--no-bpf: records come from the list as each cycle stores them).
+# The BPF source is tested in real kernels (tests/guest/test-bpf.sh).
+#   - the backlog (-n) and a follower (text and JSON) say what `imastore
+#     show` says of the same records, with seq = index, source "list";
+#   - followers end with status 0 when imastored stops, 2 when it is killed;
+#   - errors: no daemon, bad options, --tail-socket none.
+set -u
+cd "$(dirname "$0")/../.."
+IM=$PWD/${OUT:-build}/imastore
+IMD=$PWD/${OUT:-build}/imastored
+tmp=$(mktemp -d)
+dpid=
+trap '[ -z "$dpid" ] || kill -9 $dpid 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "  FAIL: $desc"
+	fi
+}
+
+FIX=tests/fixtures/deb72-ima-sig
+SFS=$tmp/sfs
+SOCK=$tmp/run/tail.sock
+mkdir -p "$SFS"
+export IMASTORE_SECURITYFS=$SFS IMASTORE_BOOT_ID_FILE=$tmp/boot_id
+echo 0a1b2c3d-0000-4000-8000-00000000beef >"$tmp/boot_id"
+echo 0 >"$SFS/violations"
+
+# feed N: the first N records of the fixture, in every bank, and the count
+feed() {
+	python3 - "$FIX" "$SFS" "$1" <<'PY'
+import sys
+sys.path.insert(0, "tests/cli")
+import ima_list
+fix, sfs, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for bank, w in (("sha1", 20), ("sha256", 32), ("sha384", 48), ("sha512", 64)):
+    buf = open(f"{fix}/binary_runtime_measurements_{bank}", "rb").read()
+    offs = [o for o, _, _ in ima_list.records(buf, w)] + [len(buf)]
+    with open(f"{sfs}/binary_runtime_measurements_{bank}", "wb") as f:
+        f.write(buf[:offs[n]])
+open(f"{sfs}/runtime_measurements_count", "w").write(f"{n}\n")
+PY
+}
+
+wait_for() { # PATH-or-command, up to 10 s
+	local i=0
+	while ! eval "$1" && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	eval "$1"
+}
+
+# ---- errors before any daemon ----
+"$IM" tail -S "$SOCK" >/dev/null 2>"$tmp/err"
+check "no daemon: exit 2" test $? = 2
+check "no daemon: says where it looked" grep -q "no live stream at $SOCK" "$tmp/err"
+"$IM" tail -n 65 >/dev/null 2>"$tmp/err"
+check "-n 65: exit 2" test $? = 2
+check "-n 65: the range" grep -q "0 to 64" "$tmp/err"
+"$IM" tail extra >/dev/null 2>&1
+check "an argument: exit 2" test $? = 2
+"$IM" tail --help | grep -q -- "--follow"
+check "--help names --follow" test $? = 0
+
+# ---- a polling daemon with 20 records stored ----
+feed 20
+"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
+	--latency 50 --interval 100 --tail-socket "$SOCK" 2>"$tmp/d.log" &
+dpid=$!
+wait_for "grep -q 'cycle: kernel 20' '$tmp/d.log'"
+check "socket is 0600" test "$(stat -c %a "$SOCK")" = 600
+check "log names the stream and its source" grep -q "live stream on $SOCK (records from the list" "$tmp/d.log"
+
+"$IM" show "$FIX/binary_runtime_measurements_sha512" >"$tmp/show.txt"
+"$IM" show --json "$FIX/binary_runtime_measurements_sha512" >"$tmp/show.json"
+
+IMASTORE_TAIL_SOCKET=$SOCK "$IM" tail -n 5 >"$tmp/t5.txt" 2>"$tmp/err"
+check "tail -n 5: exit 0" test $? = 0
+check "tail -n 5: five lines" test "$(wc -l <"$tmp/t5.txt")" = 5
+check "tail -n 5: the columns of show, records 15..19" \
+	diff <(cut -d' ' -f3- "$tmp/t5.txt") <(sed -n '16,20p' "$tmp/show.txt" | cut -d' ' -f2-)
+check "tail -n 5: SEQ is the index" \
+	diff <(cut -d' ' -f2 "$tmp/t5.txt") <(seq 15 19)
+"$IM" tail -S "$SOCK" -n 0 >"$tmp/t0.txt"
+check "tail -n 0: nothing" test ! -s "$tmp/t0.txt"
+
+# ---- followers: JSON and text, then 12 more records ----
+"$IM" tail -S "$SOCK" -f --json -n 0 >"$tmp/f.json" 2>"$tmp/f.err" &
+fj=$!
+"$IM" tail -S "$SOCK" -f -n 2 >"$tmp/f.txt" 2>/dev/null &
+ft=$!
+wait_for "[ \$(wc -l <'$tmp/f.txt') = 2 ]"
+feed 32
+wait_for "grep -q 'stored 12 new' '$tmp/d.log'"
+wait_for "[ \$(wc -l <'$tmp/f.json') = 12 ]"
+kill -TERM $dpid
+wait $dpid
+check "imastored: exit 0 on SIGTERM" test $? = 0
+dpid=
+wait $fj
+check "JSON follower: exit 0 when imastored stops" test $? = 0
+check "JSON follower: says imastored stopped" grep -q "stopped the live stream" "$tmp/f.err"
+wait $ft
+check "text follower: exit 0" test $? = 0
+check "text follower: 2 + 12 lines" test "$(wc -l <"$tmp/f.txt")" = 14
+check "text follower: the columns of show, records 18..31" \
+	diff <(cut -d' ' -f3- "$tmp/f.txt") <(sed -n '19,32p' "$tmp/show.txt" | cut -d' ' -f2-)
+check "JSON follower: the records of show --json, seq = index, source list" \
+	python3 - "$tmp/f.json" "$tmp/show.json" <<'PY'
+import json, sys
+got = [json.loads(l) for l in open(sys.argv[1])]
+want = [json.loads(l) for l in open(sys.argv[2])][20:32]
+assert len(got) == 12, len(got)
+for g, w in zip(got, want):
+    assert g.pop("seq") == w["index"] == g["index"], (g, w)
+    assert g.pop("source") == "list"
+    assert g.pop("truncated") is False
+    assert g.pop("template_data_len") > 0
+    assert g.pop("time").endswith("Z")
+    assert g == w, (g, w)
+PY
+check "the socket is gone after exit" test ! -e "$SOCK"
+
+# ---- a follower sees the stream break off when imastored is killed ----
+"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
+	--latency 50 --interval 100 --tail-socket "$SOCK" 2>>"$tmp/d.log" &
+dpid=$!
+wait_for "[ -S '$SOCK' ]"
+"$IM" tail -S "$SOCK" -f -n 1 >/dev/null 2>"$tmp/k.err" &
+fk=$!
+sleep 0.5
+kill -9 $dpid
+wait $dpid 2>/dev/null
+dpid=
+wait $fk
+check "killed imastored: the follower exits 2" test $? = 2
+check "killed imastored: says the stream broke off" grep -q "broke off" "$tmp/k.err"
+
+# ---- a stale socket of the killed daemon is replaced; 'none' serves nothing ----
+"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
+	--latency 50 --interval 100 --tail-socket "$SOCK" 2>"$tmp/d2.log" &
+dpid=$!
+wait_for "grep -q 'live stream on' '$tmp/d2.log'"
+"$IM" tail -S "$SOCK" -n 1 >"$tmp/t1.txt"
+check "after kill -9: the next imastored serves the socket again" test $? = 0
+# the backlog holds what this imastored saw: nothing new since it started
+check "a new imastored: an empty backlog" test ! -s "$tmp/t1.txt"
+kill -TERM $dpid
+wait $dpid
+dpid=
+"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
+	--latency 50 --interval 100 --tail-socket none 2>"$tmp/d3.log" &
+dpid=$!
+wait_for "grep -q 'cycle: kernel' '$tmp/d3.log'"
+check "--tail-socket none: no socket" test ! -e "$SOCK"
+kill -TERM $dpid
+wait $dpid
+dpid=
+
+echo "tail: $pass passed, $fail failed"
+[ "$fail" = 0 ]
