@@ -138,7 +138,7 @@ static int write_record(FILE *out, const struct ima_record *rec, bool ascii,
 	long n;
 
 	if (!ascii)
-		return fwrite(rec->raw, 1, rec->raw_len, out) == rec->raw_len ? 0 : -EIO;
+		return fwrite_unlocked(rec->raw, 1, rec->raw_len, out) == rec->raw_len ? 0 : -EIO;
 	if (list_ascii_max_line(rec) > *cap) {
 		char *nl = realloc(*line, list_ascii_max_line(rec));
 
@@ -150,7 +150,7 @@ static int write_record(FILE *out, const struct ima_record *rec, bool ascii,
 	n = list_ascii_format(rec, custom, *line, *cap, em);
 	if (n < 0)
 		return (int)n;
-	return fwrite(*line, 1, (size_t)n, out) == (size_t)n ? 0 : -EIO;
+	return fwrite_unlocked(*line, 1, (size_t)n, out) == (size_t)n ? 0 : -EIO;
 }
 
 int cmd_export(int argc, char **argv)
