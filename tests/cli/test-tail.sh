@@ -6,7 +6,9 @@
 #   - the backlog (-n) and a follower (text and JSON) say what `imastore
 #     show` says of the same records, with seq = index, source "list";
 #   - followers end with status 0 when imastored stops, 2 when it is killed;
-#   - errors: no daemon, bad options, --tail-socket none.
+#   - errors: no daemon, bad options, --tail-socket none;
+#   - SIGHUP reloads the config file (a bad one changes nothing) while the
+#     stream goes on.
 set -u
 cd "$(dirname "$0")/../.."
 IM=$PWD/${OUT:-build}/imastore
@@ -161,11 +163,46 @@ dpid=
 "$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
 	--latency 50 --interval 100 --tail-socket none 2>"$tmp/d3.log" &
 dpid=$!
-wait_for "grep -q 'cycle: kernel' '$tmp/d3.log'"
+wait_for "grep -q 'cycle: kernel' '$tmp/d3.log' 2>/dev/null"
 check "--tail-socket none: no socket" test ! -e "$SOCK"
 kill -TERM $dpid
 wait $dpid
 dpid=
+
+# ---- SIGHUP: reloads the file, keeps serving; a bad file changes nothing ----
+cat >"$tmp/conf" <<EOF_CONF
+interval = 100
+latency = 50
+EOF_CONF
+"$IMD" --config "$tmp/conf" --foreground --no-bpf --flavor mirror --insecure \
+	--store "$tmp/st" --tail-socket "$SOCK" 2>"$tmp/d4.log" &
+dpid=$!
+wait_for "grep -q 'live stream on' '$tmp/d4.log'"
+"$IM" tail -S "$SOCK" -f -n 0 >"$tmp/h.txt" 2>/dev/null &
+fh=$!
+sleep 0.3
+printf 'interval = 250\nlatency = 60\nringbuf_size = 8192\n' >"$tmp/conf"
+kill -HUP $dpid
+wait_for "grep -q 'configuration reloaded' '$tmp/d4.log'"
+check "SIGHUP: the new interval and latency" grep -q "reloaded: interval 250 ms, latency 60 ms" "$tmp/d4.log"
+check "SIGHUP: BPF settings only at a restart (said so)" grep -q "BPF settings and tail_socket change only at a restart" "$tmp/d4.log"
+echo "interval = soon" >"$tmp/conf"
+kill -HUP $dpid
+wait_for "grep -q 'keeping the old configuration' '$tmp/d4.log'"
+check "SIGHUP with a bad file: keeps the old one" grep -q "bad value 'soon' for interval.*keeping the old configuration" "$tmp/d4.log"
+feed 38
+wait_for "[ \$(wc -l <'$tmp/h.txt') = 6 ]"
+check "after two SIGHUPs: the follower gets the 6 new records" \
+	diff <(cut -d' ' -f2 "$tmp/h.txt") <(seq 32 37)
+"$IM" tail -S "$SOCK" -n 0 >/dev/null
+check "after two SIGHUPs: still serving" test $? = 0
+check "after two SIGHUPs: still running" kill -0 $dpid
+kill -TERM $dpid
+wait $dpid
+check "after SIGHUPs: exit 0 on SIGTERM" test $? = 0
+dpid=
+wait $fh
+check "the follower across SIGHUPs: exit 0 at the end" test $? = 0
 
 echo "tail: $pass passed, $fail failed"
 [ "$fail" = 0 ]
