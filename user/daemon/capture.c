@@ -249,13 +249,37 @@ static void pin_maps(struct capture *c)
 	c->pinned = true;
 }
 
+/*
+ * Only our own pin goes: a second imastored (another store) pinned over
+ * ours when it started, and its pins must outlive our exit.
+ */
+static __u32 map_id(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static void unpin_one(struct bpf_map *m)
+{
+	const char *path = bpf_map__pin_path(m);
+	int fd = path ? bpf_obj_get(path) : -1;
+
+	if (fd < 0)
+		return;
+	if (map_id(fd) && map_id(fd) == map_id(bpf_map__fd(m)))
+		bpf_map__unpin(m, NULL);
+	close(fd);
+}
+
 static void unpin_maps(struct capture *c)
 {
 	if (!c->pinned)
 		return;
-	bpf_map__unpin(c->skel->maps.imacapture_stats, NULL);
-	bpf_map__unpin(c->skel->maps.imacapture_state, NULL);
-	rmdir(CAPTURE_PIN_DIR);
+	unpin_one(c->skel->maps.imacapture_stats);
+	unpin_one(c->skel->maps.imacapture_state);
+	rmdir(CAPTURE_PIN_DIR);	/* fails while another's pins are in it */
 	c->pinned = false;
 }
 
