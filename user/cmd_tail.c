@@ -107,7 +107,7 @@ static int copy_stream(FILE *in, bool follow)
 		cli_err("reading the live stream: %s", strerror(errno));
 		ret = EXIT_ERROR;
 	} else if (follow) {
-		cli_err("the live stream broke off: imastored dropped this consumer (it fell more than 256 KiB behind) or was killed");
+		cli_err("the live stream broke off: imastored dropped this consumer (it fell more than 256 KiB behind), stopped while it was still behind, or was killed");
 		ret = EXIT_ERROR;
 	}
 out:

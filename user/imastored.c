@@ -366,7 +366,11 @@ static void wait_bpf(struct daemon *dm)
 			dlog(LOG_P_WARNING, "bpf: ring buffer: %s", strerror(-ret));
 		if (bpf_want_cycle(dm))
 			return;
-		if (!dm->cap.pending)
+		/*
+		 * Idle, or someone follows the live stream: the next record wakes
+		 * us. Else records batch until the trim threshold or interval.
+		 */
+		if (!dm->cap.pending || tail_following(&dm->tail))
 			capture_arm(&dm->cap);
 		wait_fds(dm, bpf_timeout(dm));
 	}
@@ -561,6 +565,9 @@ static int loop(struct daemon *dm)
 		     (unsigned long long)dm->cycles,
 		     (unsigned long long)(dm->cycle_us / dm->cycles));
 	if (!dm->cfg.once) {
+		/* what the ring still holds goes to the followers before "end" */
+		if (dm->have_cap)
+			capture_consume(&dm->cap);
 		tail_close(&dm->tail);
 		if (dm->tail_bad)
 			dlog(LOG_P_WARNING, "tail: %llu records could not be formatted",

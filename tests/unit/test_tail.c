@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,6 +532,63 @@ static void test_too_many_consumers(void **state)
 	assert_int_equal(t->ncl, 0);
 }
 
+struct slow_reader {
+	int fd;
+	size_t len;
+	char buf[1 << 20];
+};
+
+static void *read_late(void *arg)
+{
+	struct slow_reader *r = arg;
+	ssize_t n;
+
+	usleep(300 * 1000);
+	while ((n = recv(r->fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len, 0)) > 0)
+		r->len += (size_t)n;
+	r->buf[r->len] = '\0';
+	return NULL;
+}
+
+/*
+ * A follower behind (but not dropped) when imastored stops still gets every
+ * record queued for it, then "end".
+ */
+static void test_close_delivers_the_queue(void **state)
+{
+	struct tail_server *t = *state;
+	static struct slow_reader r;
+	char line[1000];
+	pthread_t th;
+	size_t pos;
+	int rcv = 4096, lines;
+	uint64_t dropped = t->dropped;
+	bool eof;
+
+	r.fd = connect_to(NULL);
+	setsockopt(r.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	assert_int_equal(send(r.fd, "format=text backlog=0 follow=1\n", 31, 0), 31);
+	r.len = drain_fd(t, r.fd, r.buf, sizeof(r.buf), 0, 50, &eof);
+	memset(line, 'z', sizeof(line));
+	line[sizeof(line) - 2] = '\n';
+	line[sizeof(line) - 1] = '\0';
+	for (int i = 0; i < 200; i++)
+		tail_publish(t, line, line);
+	assert_int_equal(t->dropped, dropped);	/* behind, not too far */
+	assert_true(t->cl[0]->len - t->cl[0]->off > 100000);	/* queued */
+	assert_int_equal(pthread_create(&th, NULL, read_late, &r), 0);
+	tail_close(t);
+	pthread_join(th, NULL);
+	assert_int_equal(strncmp(r.buf, "ok source=bpf backlog=0\n", 24), 0);
+	pos = 24;
+	for (lines = 0; pos < r.len && r.buf[pos] == 'z'; lines++)
+		pos += strcspn(r.buf + pos, "\n") + 1;
+	assert_int_equal(lines, 200);
+	assert_string_equal(r.buf + pos, "end: imastored stops\n");
+	close(r.fd);
+	assert_int_equal(tail_open(t, sock_path, "bpf", NULL), 0);
+}
+
 /* Stopping says so to followers, and takes the socket away. */
 static void test_close_ends_stream(void **state)
 {
@@ -581,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_slow_consumer_dropped),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_too_many_consumers),
+		cmocka_unit_test(test_close_delivers_the_queue),
 		cmocka_unit_test(test_close_ends_stream),
 	};
 

@@ -144,21 +144,24 @@ static int flush(struct tail_client *c)
 	return 0;
 }
 
-/* Queue `s`; -ENOBUFS when the consumer is TAIL_CLIENT_BUF behind. */
-static int enqueue(struct tail_client *c, const char *s, size_t n)
+/* Room past the limit for the "end" line of a consumer at the limit. */
+#define TAIL_Q_SLACK 64
+
+/* Queue `s`; -ENOBUFS when the consumer is `limit` bytes behind. */
+static int enqueue_max(struct tail_client *c, const char *s, size_t n, size_t limit)
 {
 	int ret = flush(c);
 
 	if (ret)
 		return ret;
-	if (c->len - c->off + n > TAIL_CLIENT_BUF)
+	if (c->len - c->off + n > limit)
 		return -ENOBUFS;
 	if (!c->q) {
-		c->q = malloc(TAIL_CLIENT_BUF);
+		c->q = malloc(TAIL_CLIENT_BUF + TAIL_Q_SLACK);
 		if (!c->q)
 			return -ENOMEM;
 	}
-	if (c->len + n > TAIL_CLIENT_BUF) {
+	if (c->len + n > TAIL_CLIENT_BUF + TAIL_Q_SLACK) {
 		memmove(c->q, c->q + c->off, c->len - c->off);
 		c->len -= c->off;
 		c->off = 0;
@@ -166,6 +169,11 @@ static int enqueue(struct tail_client *c, const char *s, size_t n)
 	memcpy(c->q + c->len, s, n);
 	c->len += n;
 	return flush(c);
+}
+
+static int enqueue(struct tail_client *c, const char *s, size_t n)
+{
+	return enqueue_max(c, s, n, TAIL_CLIENT_BUF);
 }
 
 static int send_line(struct tail_client *c, const char *s)
@@ -400,19 +408,49 @@ void tail_publish(struct tail_server *t, const char *json, const char *text)
 	}
 }
 
-void tail_close(struct tail_server *t)
+bool tail_following(const struct tail_server *t)
+{
+	for (unsigned i = 0; i < t->ncl; i++)
+		if (t->cl[i]->streaming && t->cl[i]->follow)
+			return true;
+	return false;
+}
+
+/*
+ * At exit a follower gets what is queued for it and the "end" line: storage
+ * is over, so waiting a little (TAIL_CLOSE_MS at most) slows nothing.
+ */
+static void flush_at_close(struct tail_server *t)
 {
 	static const char bye[] = "end: imastored stops\n";
+	uint64_t end = mono_ms() + TAIL_CLOSE_MS, now;
+	struct pollfd p[TAIL_CLIENTS_MAX];
+	unsigned n;
 
+	for (unsigned i = 0; i < t->ncl; i++)
+		if (t->cl[i]->streaming && t->cl[i]->follow && !t->cl[i]->closing)
+			enqueue_max(t->cl[i], bye, sizeof(bye) - 1,
+				    TAIL_CLIENT_BUF + TAIL_Q_SLACK);
+	while ((now = mono_ms()) < end) {
+		n = 0;
+		for (unsigned i = 0; i < t->ncl; i++)
+			if (t->cl[i]->len > t->cl[i]->off)
+				p[n++] = (struct pollfd){ .fd = t->cl[i]->fd, .events = POLLOUT };
+		if (!n || poll(p, n, (int)(end - now)) <= 0)
+			break;
+		for (unsigned i = 0; i < t->ncl; i++)
+			if (flush(t->cl[i]))
+				t->cl[i]->off = t->cl[i]->len;	/* gone: nothing to wait for */
+	}
+}
+
+void tail_close(struct tail_server *t)
+{
 	if (t->lfd < 0)
 		return;
-	while (t->ncl) {
-		struct tail_client *c = t->cl[t->ncl - 1];
-
-		if (c->streaming && c->follow)
-			enqueue(c, bye, sizeof(bye) - 1);
+	flush_at_close(t);
+	while (t->ncl)
 		client_free(t, t->ncl - 1);
-	}
 	close(t->lfd);
 	t->lfd = -1;
 	unlink(t->path);

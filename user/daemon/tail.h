@@ -20,6 +20,7 @@
 #define TAIL_CLIENTS_MAX 32
 #define TAIL_CLIENT_BUF (256u << 10)	/* a consumer this far behind is dropped */
 #define TAIL_REQUEST_MS 5000		/* time a consumer has to say what it wants */
+#define TAIL_CLOSE_MS 2000		/* at exit, for followers to take the rest */
 
 struct tail_client;
 
@@ -42,7 +43,10 @@ struct tail_server {
  */
 int tail_open(struct tail_server *t, const char *path, const char *source,
 	      struct errmsg *em);
-/* Tells streaming consumers that the daemon stops, closes, unlinks. */
+/*
+ * Gives followers what is queued for them and "end: imastored stops" (for
+ * TAIL_CLOSE_MS at most), closes, unlinks.
+ */
 void tail_close(struct tail_server *t);
 
 /* The fds to poll, at most 1 + TAIL_CLIENTS_MAX, into p; their number. */
@@ -51,6 +55,9 @@ unsigned tail_pollfds(const struct tail_server *t, struct pollfd *p);
 void tail_handle(struct tail_server *t, const struct pollfd *p, unsigned n);
 /* The poll timeout the server needs (a pending request's deadline) or -1. */
 int tail_timeout_ms(const struct tail_server *t);
+
+/* Someone follows: records should reach them without waiting for a batch. */
+bool tail_following(const struct tail_server *t);
 
 /* One record, as both lines (each ending in '\n'). Never blocks. */
 void tail_publish(struct tail_server *t, const char *json, const char *text);
