@@ -60,12 +60,12 @@ static void print_file_digest(FILE *f, const struct view *v, bool json)
 		return;
 	}
 	if (json)
-		putc('"', f);
+		putc_unlocked('"', f);
 	if (fd.algo[0])
 		fprintf(f, "%s:", fd.algo);
 	hex_print(f, fd.digest, fd.len);
 	if (json)
-		putc('"', f);
+		putc_unlocked('"', f);
 }
 
 int record_print_text_lead(FILE *f, const char *lead, const struct ima_record *rec,
@@ -86,14 +86,14 @@ int record_print_text_lead(FILE *f, const char *lead, const struct ima_record *r
 		text_escaped(f, (const uint8_t *)rec->name, rec->name_len);
 	else
 		fputs("-", f);
-	putc(' ', f);
+	putc_unlocked(' ', f);
 	if (ima_record_is_violation(rec))
 		fputs("violation", f);
 	else
 		hex_print(f, rec->digest, rec->digest_len);
-	putc(' ', f);
+	putc_unlocked(' ', f);
 	print_file_digest(f, &v, false);
-	putc(' ', f);
+	putc_unlocked(' ', f);
 	if (v.path >= 0)
 		text_escaped(f, v.f[v.path].data, cstr_len(&v.f[v.path]));
 	else
@@ -102,7 +102,7 @@ int record_print_text_lead(FILE *f, const char *lead, const struct ima_record *r
 		fputs(" buf:", f);
 		hex_print(f, v.f[v.buf].data, v.f[v.buf].len);
 	}
-	putc('\n', f);
+	putc_unlocked('\n', f);
 	return 0;
 }
 
@@ -137,10 +137,10 @@ static void json_other_fields(FILE *f, const struct view *v, bool le)
 		fputs(",\"fields\":[", f);
 		for (int i = 0; i < v->n; i++) {
 			if (i)
-				putc(',', f);
+				putc_unlocked(',', f);
 			json_hex(f, v->f[i].data, v->f[i].len);
 		}
-		putc(']', f);
+		putc_unlocked(']', f);
 		return;
 	}
 	for (int i = 0; i < v->n; i++) {

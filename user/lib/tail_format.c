@@ -150,7 +150,6 @@ static int print_line(char *buf, const struct tail_meta *m, const char *lead,
 
 	if (!f)
 		return errmsg_set(em, -errno, "fmemopen: %s", strerror(errno));
-	setvbuf(f, NULL, _IONBF, 0);
 	if (json)
 		ret = record_print_json_lead(f, lead, rec, bank, NULL, em);
 	else
