@@ -60,13 +60,15 @@ struct {
  * it went idle (it sets `armed`), every wake_every-th (the trim threshold's
  * granularity), and any while the ring is half full (so none is lost).
  */
-const volatile __u32 wake_every = 1;
+__u32 wake_every = 1;		/* .data: a SIGHUP may change the trim threshold */
 const volatile __u64 wake_bytes = IMACAPTURE_RINGBUF_DEFAULT / 2;
 __u32 armed = 1;
 
 static __always_inline __u64 wake_flag(__u64 seq)
 {
-	if (armed || seq % wake_every == 0 ||
+	__u32 every = wake_every;
+
+	if (armed || !every || seq % every == 0 ||
 	    bpf_ringbuf_query(&imacapture_rb, BPF_RB_AVAIL_DATA) >= wake_bytes) {
 		armed = 0;
 		return BPF_RB_FORCE_WAKEUP;

@@ -250,6 +250,8 @@ static bool want_cycle(struct daemon *dm)
 	return due && (!dm->have_count || n != dm->count_after);
 }
 
+static uint32_t wake_every(const struct daemon *dm);
+
 static void reload(struct daemon *dm)
 {
 	struct dconfig nc;
@@ -269,6 +271,8 @@ static void reload(struct daemon *dm)
 	snprintf(nc.tail_socket, sizeof(nc.tail_socket), "%s", dm->cfg.tail_socket);
 	dm->cfg = nc;
 	set_policy(dm);
+	if (dm->have_cap)
+		capture_set_wake_every(&dm->cap, wake_every(dm));
 	dlog(LOG_P_NOTICE, "configuration reloaded: interval %u ms, latency %u ms, trim at %llu records, keep %llu",
 	     nc.interval_ms, nc.latency_ms, (unsigned long long)nc.trim_records,
 	     (unsigned long long)nc.keep);

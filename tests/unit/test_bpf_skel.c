@@ -49,7 +49,7 @@ static void test_ringbuf_resizable(void **state)
 	assert_int_equal(bpf_map__set_max_entries(skel->maps.imacapture_rb, 4096), 0);
 	assert_int_equal(bpf_map__max_entries(skel->maps.imacapture_rb), 4096);
 	/* the wake-up policy's knobs, set before load; armed: wake for the first */
-	assert_int_equal(skel->rodata->wake_every, 1);
+	assert_int_equal(skel->data->wake_every, 1);
 	assert_int_equal(skel->rodata->wake_bytes, IMACAPTURE_RINGBUF_DEFAULT / 2);
 	assert_int_equal(skel->data->armed, 1);
 	imacapture_bpf__destroy(skel);

@@ -124,6 +124,11 @@ int capture_consume(struct capture *c)
 	return ring_buffer__consume(c->rb);
 }
 
+void capture_set_wake_every(struct capture *c, uint32_t wake_every)
+{
+	c->skel->data->wake_every = wake_every ? wake_every : 1;
+}
+
 void capture_arm(struct capture *c)
 {
 	c->skel->data->armed = 1;
@@ -313,7 +318,7 @@ int capture_open(struct capture *c, size_t ringbuf_size, uint32_t wake_every,
 		errmsg_set(em, ret, "ring buffer size %zu: %s", ringbuf_size, strerror(-ret));
 		goto err;
 	}
-	c->skel->rodata->wake_every = wake_every ? wake_every : 1;
+	c->skel->data->wake_every = wake_every ? wake_every : 1;
 	c->skel->rodata->wake_bytes = ringbuf_size / 2;
 	ret = imacapture_bpf__load(c->skel);
 	if (ret) {

@@ -64,6 +64,8 @@ void capture_close(struct capture *c);
 int capture_fd(const struct capture *c);
 /* Take every waiting record: their number or -errno. */
 int capture_consume(struct capture *c);
+/* After a reload: the trim threshold's new granularity (at once). */
+void capture_set_wake_every(struct capture *c, uint32_t wake_every);
 /* Nothing pending: have the next record wake us (then takes waiting ones). */
 void capture_arm(struct capture *c);
 /* A drain read the list from `ns` (CLOCK_MONOTONIC) on: older records are in it. */
