@@ -88,9 +88,13 @@ $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) vmlinux/vmlinux.h
 $(OUT)/%.skel.h: $(OUT)/bpf/%.bpf.o
 	$(call msg,GEN-SKEL,$@)$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
-man: $(OUT)/man/imastore.1
+man: $(OUT)/man/imastore.1 $(OUT)/man/imastored.8
 
 $(OUT)/man/%.1: docs/%.1.scd
+	@mkdir -p $(dir $@)
+	$(call msg,SCDOC,$@)scdoc < $< > $@
+
+$(OUT)/man/%.8: docs/%.8.scd
 	@mkdir -p $(dir $@)
 	$(call msg,SCDOC,$@)scdoc < $< > $@
 
@@ -149,12 +153,14 @@ demo: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(OUT)/imastore $(DESTDIR)$(BINDIR)/imastore
 	install -m 0755 $(OUT)/imastored $(DESTDIR)$(SBINDIR)/imastored
 	sed 's|/usr/sbin/imastored|$(SBINDIR)/imastored|' systemd/imastored.service \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/imastored.service
 	install -m 0644 $(OUT)/man/imastore.1 $(DESTDIR)$(MANDIR)/man1/imastore.1
+	install -m 0644 $(OUT)/man/imastored.8 $(DESTDIR)$(MANDIR)/man8/imastored.8
 
 clean:
 	rm -rf build build-asan

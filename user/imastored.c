@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * imastored: moves IMA measurement records from the kernel's list into the
- * store and deletes them from the kernel (docs/trimming.md, docs/imastored.md).
+ * store and deletes them from the kernel (docs/trimming.md, docs/imastored.8.scd).
  * One thread; signals are blocked and read from a signalfd in the poll() that
  * waits between cycles, so a cycle is never interrupted half way.
  */

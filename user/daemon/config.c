@@ -242,7 +242,7 @@ void dconfig_usage(FILE *f, const char *prog)
 "Usage: %s [OPTIONS]\n"
 "\n"
 "Move IMA measurement records from the kernel's list into the store, then\n"
-"delete them from the kernel (docs/trimming.md, docs/imastored.md).\n"
+"delete them from the kernel (imastored(8), docs/trimming.md).\n"
 "\n"
 "  -c, --config FILE       config file (default " DCONFIG_DEFAULT_PATH ")\n"
 "  -s, --store DIR         the store (default " STORE_DEFAULT_DIR ")\n"
