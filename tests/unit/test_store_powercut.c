@@ -756,7 +756,26 @@ static int cmp_len(const void *a, const void *b)
 	return (int)strlen(x->path) - (int)strlen(y->path);
 }
 
-static void materialize(size_t cut, enum variant v, const char *out)
+/*
+ * Each rebuilt store draws from its own generator, derived from the seed,
+ * the recording, the cut and the variant, and each file in it from one
+ * derived from that and the file. How much the model draws for a file
+ * depends on its content (its sizes, which sectors a later write changed):
+ * the lock file holds the writer's pid, as many bytes as the pid has
+ * digits. Drawn from one shared stream, that shifted every later file's,
+ * store's and test's draws (the next recording's group sizes too), so a
+ * failure came back from its seed only while the pids kept their length.
+ * Now one file's content changes no other draw: a failure repeats from
+ * its seed, whatever the pid and the clock (commit frames hold the time).
+ */
+static unsigned n_recordings;	/* recordings so far in this process */
+
+static uint64_t rng_derive(uint64_t base, uint64_t what)
+{
+	return st_mix(base ^ st_mix(what));
+}
+
+static void materialize(size_t cut, enum variant v, const char *out, uint64_t base)
 {
 	struct ns ns = { 0 };
 	char p[PATH_MAX];
@@ -785,6 +804,7 @@ static void materialize(size_t cut, enum variant v, const char *out)
 
 			if (fd < 0)
 				abort();
+			st_rng = rng_derive(base, (uint64_t)nd->id + 1);
 			build_content(nd->id, cut, v, &c);
 			if (c.size && pwrite(fd, c.b, c.size, 0) != (ssize_t)c.size)
 				abort();
@@ -1036,15 +1056,19 @@ static unsigned long n_checks, n_cuts;
 
 static unsigned long n_bad;
 
-static void check_cut(size_t cut, enum variant v, const char *what)
+/* Rebuild the store at `cut` (variant v, the k-th of this cut) and check it. */
+static void check_cut(size_t cut, enum variant v, unsigned k, const char *what)
 {
 	char dir[PATH_MAX], why[1024] = "";
 	struct st_acks a = acks_at(cut);
-	uint64_t n;
+	uint64_t n, saved = st_rng;
+	uint64_t base = rng_derive(rng_derive(st_seed, n_recordings), (uint64_t)cut << 8 | k);
 	int r;
 
 	st_tmpdir(dir, sizeof(dir), "cut");
-	materialize(cut, v, dir);
+	st_rng = base;
+	materialize(cut, v, dir, base);
+	st_rng = rng_derive(base, 0);	/* the checks' own draws */
 	r = st_check_recovered(dir, &a, 0, SEG, &n, cut % 3 == 0, why, sizeof(why));
 	if (!r && cut % 2 == 0)
 		r = damage_last_segment(dir, why, sizeof(why));
@@ -1057,16 +1081,18 @@ static void check_cut(size_t cut, enum variant v, const char *what)
 		/* go on: the report lists each kind of failure once, its store kept */
 		n_bad++;
 		if (st_new_failure(why)) {
-			print_error("%s: cut after call %zu/%zu (%d %s), %s variant, acked %" PRIu64
+			print_error("%s: cut after call %zu/%zu (%d %s), %s variant (%u), acked %" PRIu64
 				    ", pending %" PRIu64 ": %s (rebuilt store kept in %s%s)\n", what,
 				    cut, rec.n, o ? (int)o->type : 0, o && o->path ? o->path : "",
-				    v == V_ALL ? "all" : v == V_NONE ? "none" : "random", a.acked,
+				    v == V_ALL ? "all" : v == V_NONE ? "none" : "random", k, a.acked,
 				    a.pending, why, dir, st_tmpfs_dir[0] ?
 				    ", a private tmpfs: STORE_TEST_TMP=/tmp keeps it" : "");
+			st_rng = saved;
 			return;
 		}
 	}
 	st_rm_rf(dir);
+	st_rng = saved;
 }
 
 static void dump_ops(void)
@@ -1093,6 +1119,9 @@ static void record(const char *dir, unsigned ngroups, unsigned long fail_sync_at
 		   unsigned long fail_write_at)
 {
 	rec_reset();
+	n_recordings++;
+	/* the workload's group sizes: from the seed and this recording only */
+	st_rng = rng_derive(st_seed, ~(uint64_t)n_recordings);
 	snprintf(rec.root, sizeof(rec.root), "%s", dir);
 	rec.rootlen = strlen(dir);
 	rec.fail_sync_at = fail_sync_at;
@@ -1115,19 +1144,25 @@ static void check_all_cuts(const char *what, unsigned randoms)
 	for (size_t cut = 0; cut <= rec.n; cut++) {
 		if (cut && rec.ops[cut - 1].type == OP_MARK)
 			continue;	/* same disk as the cut before */
-		/* valgrind, ASan, STORE_TEST_SCALE < 1: a random sample of the cuts */
-		if (st_scale() < 1 && (double)(st_rand() % 1000) >= st_scale() * 1000)
+		/*
+		 * valgrind, ASan, STORE_TEST_SCALE < 1: a random sample of the
+		 * cuts, each store the same as a full run's (its seed repeats it)
+		 */
+		if (st_scale() < 1 &&
+		    (double)(rng_derive(rng_derive(st_seed, n_recordings), cut) % 1000) >=
+		    st_scale() * 1000)
 			continue;
 		n_cuts++;
-		check_cut(cut, V_ALL, what);
-		check_cut(cut, V_NONE, what);
+		check_cut(cut, V_ALL, 0, what);
+		check_cut(cut, V_NONE, 1, what);
 		for (unsigned k = 0; k < randoms; k++)
-			check_cut(cut, V_RANDOM, what);
+			check_cut(cut, V_RANDOM, 2 + k, what);
 	}
 	if (n_bad) {
 		st_print_kinds();
-		fail_msg("%s: %lu of %lu rebuilt stores are wrong", what, n_bad,
-			 n_checks - checks0);
+		fail_msg("%s: %lu of %lu rebuilt stores are wrong (STORE_TEST_SEED=%" PRIu64
+			 " repeats it at scale %.2f%s)", what, n_bad, n_checks - checks0, st_seed,
+			 st_scale(), RUNNING_ON_VALGRIND ? " under valgrind" : ST_ASAN ? " with ASan" : "");
 	}
 }
 
@@ -1274,6 +1309,248 @@ static void test_torn_tail_with_commit_frame_in_a_record(void **state)
 }
 
 /*
+ * A commit that fails right after a segment roll (ENOSPC on the new
+ * segment's first group; a power cut before that group's fsync leaves the
+ * same) leaves a sealed segment and a last segment holding only its header:
+ * the durable records end exactly where the sealed segment does. A reader
+ * that returns them all must still read that segment's sealing commit frame,
+ * as it does on the way to a next record: a damaged one, a missing one, or
+ * a record after it is reported (-EBADMSG, file and offset), never an end.
+ */
+static bool enospc_at_group_start;
+
+static ssize_t pwrite_enospc(int fd, const void *buf, size_t len, off_t off)
+{
+	if (enospc_at_group_start && off == FRAME_HDR + SEGMENT_PAYLOAD) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return pwrite(fd, buf, len, off);
+}
+
+static void put_file(const char *path, const uint8_t *b, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, b, len, 0), (ssize_t)len);
+	close(fd);
+}
+
+/* Reading from `from` (the last record): one record, then -EBADMSG. */
+static int expect_corrupt_from(const char *dir, uint64_t from, char *why, size_t wl)
+{
+	struct errmsg em = { "" };
+	struct store *s;
+	struct chain *c;
+	struct chain_iter *it = NULL;
+	struct ima_record r;
+	int err, ret = -1;
+
+	if (store_open(&s, dir, 0, &em) || store_chain_open(s, ST_CHAIN, &c, &em))
+		fail_msg("open: %s", em.text);
+	err = chain_iter_open(c, from, &it, &em);
+	if (!err)
+		err = chain_iter_next(it, &r, &em);
+	if (err != 1 || r.index != from)
+		st_why(why, wl, "reading from %" PRIu64 ": %d %s", from, err, em.text);
+	else if ((err = chain_iter_next(it, &r, &em)) != -EBADMSG)
+		st_why(why, wl, "reading from %" PRIu64 ": %d after one record (want -EBADMSG) %s",
+		       from, err, err < 0 ? em.text : "");
+	else
+		ret = 0;
+	chain_iter_free(it);
+	chain_close(c);
+	store_close(s);
+	return ret;
+}
+
+static void test_sealed_segment_end(void **state)
+{
+	char dir[PATH_MAX], names[8][64], p[PATH_MAX], p1[PATH_MAX], why[1024];
+	struct errmsg em = { "" };
+	struct store_io io = *st_io_fast();
+	struct fsck_report rep;
+	struct store *s;
+	struct chain *c;
+	struct stat sb;
+	uint8_t *orig, *b;
+	const uint8_t *raw;
+	uint64_t n = 0, got, offs[2];
+	size_t len, rl, cend;
+	int err;
+
+	(void)state;
+	st_tmpdir(dir, sizeof(dir), "sealed");
+	assert_int_equal(st_open_writer(dir, SEG, true, &s, &c, &em), 0);
+	st_seg_path(p, sizeof(p), dir, "seg-0000000000000000.log");
+	while (!stat(p, &sb) && sb.st_size < (off_t)SEG) {
+		assert_int_equal(st_append_range(c, n, n + 3, &em), 0);
+		assert_int_equal(chain_commit(c, &em), 0);
+		n += 3;
+	}
+	/* the next commit starts a segment, and its group finds the disk full */
+	io.pwrite = pwrite_enospc;
+	store_io = &io;
+	enospc_at_group_start = true;
+	assert_int_equal(st_append_range(c, n, n + 3, &em), 0);
+	err = chain_commit(c, &em);
+	enospc_at_group_start = false;
+	store_io = st_io_fast();
+	assert_int_equal(err, -ENOSPC);
+	assert_int_equal(chain_durable(c), n);
+	st_close(s, c);
+	assert_int_equal(st_segments(dir, names, 8), 2);
+	st_seg_path(p1, sizeof(p1), dir, names[1]);
+	assert_int_equal(stat(p1, &sb), 0);
+	assert_int_equal(sb.st_size, FRAME_HDR + SEGMENT_PAYLOAD);
+	if (st_check(dir, 0, n, n, &got, why, sizeof(why)))
+		fail_msg("undamaged: %s", why);
+
+	len = st_read_file(p, &orig);
+	cend = len - FRAME_HDR - COMMIT_PAYLOAD;	/* the sealing commit frame */
+	assert_int_equal(get_le32(orig + cend), FRAME_COMMIT);
+	for (size_t k = 0; k < FRAME_HDR + COMMIT_PAYLOAD; k++) {
+		offs[0] = cend;
+		offs[1] = cend + k;
+		flip(p, cend + k);
+		if (expect_corrupt_reader(dir, names[0], offs, 2, why, sizeof(why)) ||
+		    expect_corrupt_from(dir, n - 1, why, sizeof(why)))
+			fail_msg("byte %zu of the sealing commit frame of %s flipped: %s", k,
+				 names[0], why);
+		if (store_open(&s, dir, 0, &em) || store_chain_open(s, ST_CHAIN, &c, &em))
+			fail_msg("open for fsck: %s", em.text);
+		chain_fsck(c, &rep, NULL, NULL);
+		st_close(s, c);
+		if (!rep.errors)
+			fail_msg("fsck found no error with byte %zu of the sealing commit flipped", k);
+		put_file(p, orig, len);
+	}
+
+	/* the sealing commit frame made another kind (the magic is not under the CRC) */
+	for (uint32_t m = 0, mg[] = { FRAME_SEGMENT, FRAME_RECORD, FRAME_CHECKPOINT, FRAME_TRIM };
+	     m < 4; m++) {
+		b = malloc(len);
+		assert_non_null(b);
+		memcpy(b, orig, len);
+		put_le32(b + cend, mg[m]);
+		put_file(p, b, len);
+		free(b);
+		offs[0] = cend;
+		if (expect_corrupt_reader(dir, names[0], offs, 1, why, sizeof(why)) ||
+		    expect_corrupt_from(dir, n - 1, why, sizeof(why)))
+			fail_msg("sealing commit frame made %.4s: %s", (const char *)&mg[m], why);
+		put_file(p, orig, len);
+	}
+
+	/* no sealing commit: the records end the file */
+	assert_int_equal(truncate(p, (off_t)cend), 0);
+	offs[0] = cend;
+	if (expect_corrupt_reader(dir, names[0], offs, 1, why, sizeof(why)) ||
+	    expect_corrupt_from(dir, n - 1, why, sizeof(why)))
+		fail_msg("sealing commit frame missing: %s", why);
+	put_file(p, orig, len);
+
+	/* a record after it: the one the next segment starts with */
+	st_rec(n, &raw, &rl);
+	b = malloc(len + FRAME_HDR + rl);
+	assert_non_null(b);
+	memcpy(b, orig, len);
+	frame_header(b + len, FRAME_RECORD, n, raw, (uint32_t)rl);
+	memcpy(b + len + FRAME_HDR, raw, rl);
+	put_file(p, b, len + FRAME_HDR + rl);
+	free(b);
+	offs[0] = len;
+	if (expect_corrupt_reader(dir, names[0], offs, 1, why, sizeof(why)))
+		fail_msg("a record after the sealing commit frame: %s", why);
+	put_file(p, orig, len);
+	free(orig);
+
+	/* undamaged again: the writer goes on in the new segment */
+	assert_int_equal(st_open_writer(dir, SEG, false, &s, &c, &em), 0);
+	assert_int_equal(st_append_range(c, n, n + 3, &em), 0);
+	assert_int_equal(chain_commit(c, &em), 0);
+	st_close(s, c);
+	if (st_check(dir, 0, n + 3, n + 3, &got, why, sizeof(why)))
+		fail_msg("after appending on: %s", why);
+	st_rm_rf(dir);
+}
+
+/*
+ * A frame's magic is not under its CRC (§3): one changed byte turns a
+ * commit frame into a valid record frame ("IMAC" -> "IMAR", the index is
+ * the next record's), a record into a commit, either into another kind. In
+ * a committed group that another committed group follows, every such change
+ * must be reported (reader: -EBADMSG naming the file and an offset of the
+ * damaged group; writer: refuses, file untouched), never cut as a torn tail.
+ * The commit turned record made the first problem the next group's first
+ * frame, and that group was not taken as "a later group": silently cut.
+ */
+static void test_frame_magic_damage(void **state)
+{
+	static const uint32_t magics[] = { FRAME_SEGMENT, FRAME_RECORD, FRAME_COMMIT,
+					   FRAME_CHECKPOINT, FRAME_TRIM };
+	char dir[PATH_MAX], names[8][64], p[PATH_MAX], why[1024];
+	struct errmsg em = { "" };
+	static struct st_seg sg;
+	struct store *s;
+	struct chain *c;
+	uint8_t *orig;
+	size_t len, checked = 0;
+	uint64_t n = 0;
+
+	(void)state;
+	st_tmpdir(dir, sizeof(dir), "magic");
+	assert_int_equal(st_open_writer(dir, 0, true, &s, &c, &em), 0);
+	for (unsigned g = 0; g < 4; g++) {
+		assert_int_equal(st_append_range(c, n, n + 1 + g % 3, &em), 0);
+		assert_int_equal(chain_commit(c, &em), 0);
+		n += 1 + g % 3;
+	}
+	st_close(s, c);
+	assert_int_equal(st_segments(dir, names, 8), 1);
+	st_seg_path(p, sizeof(p), dir, names[0]);
+	st_seg_parse(p, &sg);
+	assert_int_equal(sg.ncommits, 4);
+	len = st_read_file(p, &orig);
+	assert_int_equal(len, sg.good_end);
+	/* every frame of the groups another group follows */
+	for (size_t g = 0; g + 1 < sg.ncommits; g++) {
+		for (size_t pos = sg.group_start[g]; pos < sg.commit_end[g];) {
+			uint32_t was = get_le32(orig + pos);
+			size_t next = pos + FRAME_HDR + get_le32(orig + pos + FRAME_OFF_LEN);
+
+			for (unsigned m = 0; m < sizeof(magics) / sizeof(magics[0]); m++) {
+				uint64_t offs[3] = { pos, sg.group_start[g], next };
+				uint8_t *b;
+
+				if (magics[m] == was)
+					continue;
+				b = malloc(len);
+				assert_non_null(b);
+				memcpy(b, orig, len);
+				put_le32(b + pos, magics[m]);
+				put_file(p, b, len);
+				free(b);
+				if (expect_corrupt_reader(dir, names[0], offs, 3, why, sizeof(why)) ||
+				    expect_corrupt_writer(dir, p, why, sizeof(why)))
+					fail_msg("the %.4s frame at %zu of group %zu made %.4s: %s",
+						 (const char *)&was, pos, g, (const char *)&magics[m], why);
+				put_file(p, orig, len);
+				checked++;
+			}
+			pos = next;
+		}
+	}
+	assert_true(checked >= 4 * 8);
+	free(orig);
+	st_seg_free(&sg);
+	if (st_check(dir, STORE_WRITE, n, n, &n, why, sizeof(why)))
+		fail_msg("undamaged again: %s", why);
+	st_rm_rf(dir);
+}
+
+/*
  * The index (seg-*.idx) is never fsync'ed: after a power cut it can hold
  * anything. Reading from any record must still find the right one (§6:
  * checked on use, rebuilt when wrong), and the writer must go on.
@@ -1383,6 +1660,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_powercut_after_failed_write, st_t0_tmpfs, st_t1),
 		cmocka_unit_test_setup_teardown(test_torn_tail_with_commit_frame_in_a_record,
 						st_t0_tmpfs, st_t1),
+		cmocka_unit_test_setup_teardown(test_sealed_segment_end, st_t0_tmpfs, st_t1),
+		cmocka_unit_test_setup_teardown(test_frame_magic_damage, st_t0_tmpfs, st_t1),
 		cmocka_unit_test_setup_teardown(test_index_is_derived, st_t0_tmpfs, st_t1),
 	};
 

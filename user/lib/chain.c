@@ -153,11 +153,18 @@ out:
 }
 
 /*
- * Is there, after the first problem at `from`, a commit frame whose whole
- * group lies after it? Then a committed group was damaged (§5); a commit
- * frame inside a torn record is not.
+ * Is there, after the first problem at `from`, a commit frame naming a group
+ * start other than the durable end E, with its whole group before it? Then
+ * a committed group was damaged (§5): everything a writer ever wrote after E
+ * is an attempt at the group that starts at E, whose commit names E. A
+ * commit frame that is only bytes inside a torn record has no such group.
+ *
+ * The later group may start at `from` itself: a frame's magic is not under
+ * its CRC, so a commit frame with one byte changed ("IMAC" -> "IMAR") reads
+ * as a valid record frame, and the first problem is the next frame, the
+ * first of the following group (which starts after E all the same).
  */
-static int later_commit_elsewhere(int fd, off_t from, bool *found)
+static int later_commit_elsewhere(int fd, off_t from, off_t durable_end, bool *found)
 {
 	static const uint8_t magic[4] = { 'I', 'M', 'A', 'C' };
 	const size_t frame_len = FRAME_HDR + COMMIT_PAYLOAD;
@@ -187,8 +194,8 @@ static int later_commit_elsewhere(int fd, off_t from, bool *found)
 			    f.magic != FRAME_COMMIT || f.len != COMMIT_PAYLOAD)
 				continue;
 			gs = (off_t)get_le64(f.payload + 8);
-			/* a later group starts after the damage and ends here */
-			if (gs > from && gs < y && group_before(fd, gs, y, &f)) {
+			/* a later group starts after E and ends here */
+			if (gs > durable_end && gs < y && group_before(fd, gs, y, &f)) {
 				*found = true;
 				free(buf);
 				return 0;
@@ -274,12 +281,17 @@ int seg_scan_fd(int fd, const char *name, struct seg_scan *r,
 	if (problem >= 0) {
 		bool found;
 
-		ret = later_commit_elsewhere(fd, problem, &found);
+		ret = later_commit_elsewhere(fd, problem, r->durable_end, &found);
 		if (ret)
 			goto out;
 		if (found) {
+			size_t l = strlen(r->why);
+
 			r->corrupt = true;
 			r->corrupt_at = problem;
+			snprintf(r->why + l, sizeof(r->why) - l,
+				 " in the committed group from byte offset %lld",
+				 (long long)r->durable_end);
 		}
 	}
 	if (idx_n)
@@ -407,7 +419,7 @@ int chain_load_segments(struct chain *c, struct errmsg *em)
 	c->corrupt_at = sc.corrupt_at;
 	if (sc.corrupt)
 		snprintf(c->corrupt_why, sizeof(c->corrupt_why),
-			 "chain %.40s: %.24s is corrupt at byte offset %lld: %.100s",
+			 "chain %.40s: %.24s is corrupt at byte offset %lld: %.159s",
 			 c->meta.chain, name, (long long)sc.corrupt_at, sc.why);
 	return check_evidence(c, name, em);
 }
@@ -731,6 +743,7 @@ struct chain_iter {
 	uint64_t next;		/* index of the next record */
 	uint64_t stop;		/* durable count when opened */
 	off_t stop_off;		/* durable end of the last segment */
+	uint32_t last_magic;	/* of the last frame read in this segment */
 	char name[64];
 };
 
@@ -770,6 +783,7 @@ static int iter_open_seg(struct chain_iter *it, size_t seg, uint64_t from,
 		close(ifd);
 	}
 	rb_seek(&it->rb, off);
+	it->last_magic = 0;
 	it->rb.fd = it->fd;
 	return 0;
 }
@@ -830,7 +844,16 @@ int chain_iter_next(struct chain_iter *it, struct ima_record *rec,
 		bool last = it->seg + 1 == it->c->nsegs;
 		off_t at = it->rb.off;
 
-		if (it->next >= it->stop)
+		/*
+		 * The end of what was durable at open, once in the last segment
+		 * (its recovery scan checked it up to the durable end). When the
+		 * records run out at the end of a sealed segment (the segment
+		 * after it holds none yet), the rest of that segment, its sealing
+		 * commit frame (the commit of the records just returned), is read
+		 * first, as on the way to a next record: damage there is reported
+		 * like anywhere else in a sealed segment, not skipped (§5).
+		 */
+		if (it->next >= it->stop && last)
 			return it->c->corrupt ? errmsg_set(em, -EBADMSG, "%s", it->c->corrupt_why) : 0;
 		if (last && at >= it->stop_off)
 			return corrupt(it, at, "records missing before the durable end", em);
@@ -840,6 +863,8 @@ int chain_iter_next(struct chain_iter *it, struct ima_record *rec,
 				return corrupt(it, at, "the segment ends early", em);
 			if (it->next != it->c->segs[it->seg + 1].first)
 				return corrupt(it, at, "the next segment does not follow", em);
+			if (it->last_magic != FRAME_COMMIT)	/* §5 rule 3 */
+				return corrupt(it, at, "the sealed segment does not end with a commit frame", em);
 			n = iter_open_seg(it, it->seg + 1, it->next, em);
 			if (n)
 				return (int)n;
@@ -850,12 +875,15 @@ int chain_iter_next(struct chain_iter *it, struct ima_record *rec,
 		if (n < 0)
 			return errmsg_set(em, (int)n, "%s: %s", it->name, strerror((int)-n));
 		rb_advance(&it->rb, (size_t)n);
+		it->last_magic = f.magic;
 		if (f.magic == FRAME_COMMIT)
 			continue;
 		if (f.magic != FRAME_RECORD)
 			return corrupt(it, at, "unexpected frame", em);
 		if (f.index < it->next)
 			continue;	/* before `from`, after the index entry */
+		if (it->next >= it->stop)	/* in a sealed segment, past its end */
+			return corrupt(it, at, "the next segment does not follow", em);
 		if (f.index != it->next)
 			return corrupt(it, at, "record out of order", em);
 		n = ima_record_parse(f.payload, f.len, m->bank->size,
