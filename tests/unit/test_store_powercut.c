@@ -1341,8 +1341,8 @@ static void put_file(const char *path, const uint8_t *b, size_t len)
 static int expect_corrupt_from(const char *dir, uint64_t from, char *why, size_t wl)
 {
 	struct errmsg em = { "" };
-	struct store *s;
-	struct chain *c;
+	struct store *s = NULL;
+	struct chain *c = NULL;
 	struct chain_iter *it = NULL;
 	struct ima_record r;
 	int err, ret = -1;
