@@ -2,7 +2,8 @@
 # make demo: boot Debian's stock Linux 7.2 under qemu with a TPM (swtpm),
 # make thousands of measurements, and show imastore at work: imastored
 # draining the kernel's list into the store (kernel-held records stay
-# bounded while the store grows), then `imastore verify --store` against the
+# bounded while the store grows), a few records of its live stream
+# (`imastore tail`), then `imastore verify --store` against the
 # guest's TPM for every bank. Without build/imastored (not built yet), the
 # demo stores the list with `imastore import` instead and says so.
 set -eu
@@ -59,6 +60,10 @@ while [ $n -lt $FILES ]; do
 done
 if [ -n "${DPID:-}" ]; then
 	sleep 1
+	say "imastore tail -n 3 (imastored's live stream; -f follows it, --json for pipelines):"
+	imastore tail -n 3 2>&1 |
+		awk '{ printf "%s seq %s PCR %s %s %.30s... %s\n", $1, $2, $3, $4, $6, $7 }' |
+		while read -r l; do say "  $l"; done
 	kill -TERM $DPID; wait $DPID
 	say "imastored stopped (SIGTERM): $(tail -2 /tmp/imastored.log | tr '\n' ' ')"
 else
