@@ -191,6 +191,16 @@ static void note_drain_start(struct daemon *dm, uint64_t t0)
 		dm->lat_ns_max = lat;
 }
 
+/* What the status file says beyond the drain: wake-up and live stream. */
+static void status_extra(struct daemon *dm)
+{
+	snprintf(dm->d.status_extra, sizeof(dm->d.status_extra),
+		 "wakeup=%s\nbpf_records_lost=%llu\ntail_consumers=%u\ntail_dropped=%llu\n",
+		 dm->have_cap ? "bpf" : "polling",
+		 (unsigned long long)(dm->have_cap ? capture_lost(&dm->cap) : 0),
+		 dm->tail.lfd >= 0 ? dm->tail.ncl : 0, (unsigned long long)dm->tail.dropped);
+}
+
 static int run_cycle(struct daemon *dm)
 {
 	struct drain_stats st;
@@ -202,6 +212,7 @@ static int run_cycle(struct daemon *dm)
 	/* consumed first: what arrives later is dated after t0 and stays pending */
 	if (dm->have_cap)
 		capture_consume(&dm->cap);
+	status_extra(dm);
 	t0 = capture_now_ns();
 	if (dm->have_cap)
 		note_drain_start(dm, t0);

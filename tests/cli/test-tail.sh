@@ -132,6 +132,12 @@ for g, w in zip(got, want):
     assert g == w, (g, w)
 PY
 check "the socket is gone after exit" test ! -e "$SOCK"
+check "status: the last cycle saw 2 consumers, none dropped, polling" \
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)["daemon"]
+assert (d["wakeup"], d["tail_consumers"], d["tail_dropped"], d["bpf_records_lost"]) == \
+	("polling", "2", "0", "0"), d' < <("$IM" status --store "$tmp/st" --insecure --json)
 
 # ---- a follower sees the stream break off when imastored is killed ----
 "$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \

@@ -555,7 +555,7 @@ static void write_status(struct drain *d, const struct drain_policy *p,
 			 const struct drain_stats *st, int ret,
 			 const struct errmsg *em)
 {
-	char text[1024];
+	char text[1024 + sizeof(d->status_extra)];
 
 	d->deleted_total += st->deleted;
 	snprintf(text, sizeof(text),
@@ -571,6 +571,7 @@ static void write_status(struct drain *d, const struct drain_policy *p,
 		 p->mirror || d->ki.mode == KMODE_MIRROR ? "off (mirror)" :
 		 d->foreign ? "off (foreign trimmer)" : d->no_n ? "off (N refused)" : "on",
 		 d->foreign ? "yes" : "no", ret ? errmsg_text(em) : "");
+	strncat(text, d->status_extra, sizeof(text) - strlen(text) - 1);
 	store_status_write(d->c, text, NULL);
 }
 

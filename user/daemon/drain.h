@@ -39,6 +39,8 @@ struct drain {
 	 */
 	char custom_name[IMA_TEMPLATE_NAME_MAX + 1];
 	bool names_seen;
+	/* more key=value lines for the status file (the daemon's), or "" */
+	char status_extra[256];
 	/* each record appended (index: its place in the boot's list), or NULL */
 	void (*on_append)(void *ctx, const struct ima_record *rec,
 			  const struct hash_alg *bank);
