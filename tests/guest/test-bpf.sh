@@ -371,6 +371,13 @@ else
 	cp /nm/dump.bin /out/
 fi
 check_tail
+imastore status --store /s1 >/nm/status1.txt 2>&1
+if grep -q '^  wakeup  *bpf$' /nm/status1.txt && grep -q '^  tail_dropped  *0$' /nm/status1.txt &&
+	grep -q '^  tail_consumers  *[1-9]' /nm/status1.txt; then
+	pass "imastore status: wakeup bpf, $(grep -o 'tail_consumers.*' /nm/status1.txt | tr -s ' '), none dropped"
+else
+	fail "imastore status: $(grep 'wakeup\|tail_\|bpf_' /nm/status1.txt | tr '\n' ' ')"
+fi
 cp /nm/d1.log /out/
 
 # ---- 3: overflow ----
