@@ -181,7 +181,8 @@ static int send_line(struct tail_client *c, const char *s)
 	return enqueue(c, s, strlen(s));
 }
 
-static void accept_one(struct tail_server *t)
+/* Take one waiting connection; false when none waits. */
+static bool accept_one(struct tail_server *t)
 {
 	struct tail_client *c;
 	struct ucred cred;
@@ -190,25 +191,26 @@ static void accept_one(struct tail_server *t)
 
 	fd = accept4(t->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
-		return;
+		return false;
 	if (t->ncl == TAIL_CLIENTS_MAX) {
 		static const char full[] = "error: too many consumers of the live stream\n";
 
 		(void)!send(fd, full, sizeof(full) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		close(fd);
 		t->refused++;
-		return;
+		return true;
 	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
-		return;
+		return true;
 	}
 	c->fd = fd;
 	c->pid = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) ? -1 : cred.pid;
 	c->deadline_ms = mono_ms() + TAIL_REQUEST_MS;
 	t->cl[t->ncl++] = c;
 	t->accepted++;
+	return true;
 }
 
 /*
@@ -347,14 +349,8 @@ void tail_handle(struct tail_server *t, const struct pollfd *p, unsigned n)
 			client_free(t, i);
 	}
 	if (n && p[0].fd == t->lfd && (p[0].revents & POLLIN))
-		for (int k = 0; k < TAIL_CLIENTS_MAX + 1 && t->lfd >= 0; k++) {
-			unsigned before = t->ncl;
-			uint64_t refused = t->refused;
-
-			accept_one(t);
-			if (t->ncl == before && t->refused == refused)
-				break;
-		}
+		for (int k = 0; k <= TAIL_CLIENTS_MAX && accept_one(t); k++)
+			;
 }
 
 int tail_timeout_ms(const struct tail_server *t)

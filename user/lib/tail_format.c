@@ -11,17 +11,15 @@
 
 static const bool host_le = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 
+/* The program copies field lengths in host order. */
 static uint32_t get_u32(const uint8_t *p)
 {
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
+	return ima_get_u32(p, host_le);
 }
 
 static void put_u32(uint8_t *p, uint32_t v)
 {
-	memcpy(p, &v, sizeof(v));
+	ima_put_u32(p, v, host_le);
 }
 
 /*
@@ -112,7 +110,7 @@ int tail_view_capture(const struct imacapture_rec *r, const char *custom_name, u
 	else if (m->truncated)
 		ret = view_cut(r, buf, rec);
 	else {
-		memcpy(buf, r->data, r->data_len);
+		rec->data = r->data;	/* as the list has it: nothing to rebuild */
 		rec->data_len = r->data_len;
 	}
 	*bank = a;

@@ -37,8 +37,9 @@ struct tail_meta {
  * record keeps what fits: a cut field is shortened, missing fields of a known
  * template are added empty, so every field present prints. An empty
  * template name is the kernel's ima_template_fmt= template, which the lists
- * name by its format: `custom_name` (as a list showed it) or NULL. `buf` holds
- * TAIL_VIEW_BUF bytes and backs rec->data. -EBADMSG for a record that does
+ * name by its format: `custom_name` (as a list showed it) or NULL. `buf`
+ * (TAIL_VIEW_BUF bytes) holds cut and legacy records rebuilt; rec->data
+ * points there or into r, which must outlive rec. -EBADMSG for a record that does
  * not hold together (unknown algorithm, fields overrunning data_len).
  */
 int tail_view_capture(const struct imacapture_rec *r, const char *custom_name, uint8_t *buf,
