@@ -9,18 +9,7 @@ IM=${OUT:-build}/imastore
 LISTTOOL=tests/cli/ima_list.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-check() {	# check DESCRIPTION CMD...
-	local desc=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "  FAIL: $desc"
-	fi
-}
+. tests/cli/lib.sh
 
 width_of() {
 	case $1 in
@@ -143,5 +132,4 @@ assert rows[0]["path"] == "boot_aggregate", rows[0]
 		"$IM" verify -q --bank "$(bank_of "$bin")" "$tmp/piece1" "$tmp/piece2" "${pcrs[@]}"
 	[ $fail = "$before" ] && echo "  $name: all checks passed"
 done
-echo "fixtures: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish "fixtures"

@@ -5,12 +5,7 @@ set -u
 cd "$(dirname "$0")/../.."
 IM=${OUT:-build}/imastore
 MAN=docs/imastore.1.scd
-pass=0 fail=0
-check() {
-	local desc=$1
-	shift
-	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "  FAIL: $desc"; fi
-}
+. tests/cli/lib.sh
 cmds=$("$IM" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }')
 check "the top-level help lists commands" test -n "$cmds"
 for c in $cmds; do
@@ -26,5 +21,4 @@ done
 check "an unknown command exits 2" test $? = 2
 check "the man page builds" test -s "${OUT:-build}/man/imastore.1"
 check "the man page states the exit codes" grep -q "^# EXIT STATUS" "$MAN"
-echo "help: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish "help"

@@ -9,18 +9,7 @@ IM=$PWD/${OUT:-build}/imastore
 LISTTOOL=tests/cli/ima_list.py
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-check() {
-	local desc=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "  FAIL: $desc"
-	fi
-}
+. tests/cli/lib.sh
 
 width_of() {
 	case $1 in sha1) echo 20 ;; sha256) echo 32 ;; sha384) echo 48 ;; sha512) echo 64 ;; esac
@@ -156,5 +145,4 @@ check "a store readable by others is refused" \
 	eval '! "$IM" status --store "$st" 2>"$tmp/err" && grep -q -- "--insecure" "$tmp/err"'
 check "--insecure opens it" "$IM" status --store "$st" --insecure -j >/dev/null
 
-echo "store cli: $pass passed, $fail failed"
-[ $fail = 0 ]
+finish "store cli"

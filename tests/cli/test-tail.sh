@@ -16,18 +16,7 @@ IMD=$PWD/${OUT:-build}/imastored
 tmp=$(mktemp -d)
 dpid=
 trap '[ -z "$dpid" ] || kill -9 $dpid 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-pass=0 fail=0
-
-check() {
-	local desc=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-		echo "  FAIL: $desc"
-	fi
-}
+. tests/cli/lib.sh
 
 FIX=tests/fixtures/deb72-ima-sig
 SFS=$tmp/sfs
@@ -53,6 +42,26 @@ open(f"{sfs}/runtime_measurements_count", "w").write(f"{n}\n")
 PY
 }
 
+# start_daemon LOG [OPTION...]: a polling, mirroring imastored on the
+# test's store, logging to LOG (appended); its pid in dpid
+start_daemon() {
+	local log=$1
+	shift
+	touch "$log"
+	"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" "$@" \
+		2>>"$log" &
+	dpid=$!
+}
+
+stop_daemon() { # SIGTERM; the status is imastored's exit status
+	local rc
+	kill -TERM $dpid
+	wait $dpid
+	rc=$?
+	dpid=
+	return $rc
+}
+
 wait_for() { # PATH-or-command, up to 10 s
 	local i=0
 	while ! eval "$1" && [ $i -lt 100 ]; do
@@ -76,9 +85,7 @@ check "--help names --follow" test $? = 0
 
 # ---- a polling daemon with 20 records stored ----
 feed 20
-"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
-	--latency 50 --interval 100 --tail-socket "$SOCK" 2>"$tmp/d.log" &
-dpid=$!
+start_daemon "$tmp/d.log" --latency 50 --interval 100 --tail-socket "$SOCK"
 wait_for "grep -q 'cycle: kernel 20' '$tmp/d.log'"
 check "socket is 0600" test "$(stat -c %a "$SOCK")" = 600
 check "log names the stream and its source" grep -q "live stream on $SOCK (records from the list" "$tmp/d.log"
@@ -105,10 +112,8 @@ wait_for "[ \$(wc -l <'$tmp/f.txt') = 2 ]"
 feed 32
 wait_for "grep -q 'stored 12 new' '$tmp/d.log'"
 wait_for "[ \$(wc -l <'$tmp/f.json') = 12 ]"
-kill -TERM $dpid
-wait $dpid
+stop_daemon
 check "imastored: exit 0 on SIGTERM" test $? = 0
-dpid=
 wait $fj
 check "JSON follower: exit 0 when imastored stops" test $? = 0
 check "JSON follower: says imastored stopped" grep -q "stopped the live stream" "$tmp/f.err"
@@ -140,9 +145,7 @@ assert (d["wakeup"], d["tail_consumers"], d["tail_dropped"], d["bpf_records_lost
 	("polling", "2", "0", "0"), d' < <("$IM" status --store "$tmp/st" --insecure --json)
 
 # ---- a follower sees the stream break off when imastored is killed ----
-"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
-	--latency 50 --interval 100 --tail-socket "$SOCK" 2>>"$tmp/d.log" &
-dpid=$!
+start_daemon "$tmp/d.log" --latency 50 --interval 100 --tail-socket "$SOCK"
 wait_for "[ -S '$SOCK' ]"
 "$IM" tail -S "$SOCK" -f -n 1 >/dev/null 2>"$tmp/k.err" &
 fk=$!
@@ -155,34 +158,24 @@ check "killed imastored: the follower exits 2" test $? = 2
 check "killed imastored: says the stream broke off" grep -q "broke off" "$tmp/k.err"
 
 # ---- a stale socket of the killed daemon is replaced; 'none' serves nothing ----
-"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
-	--latency 50 --interval 100 --tail-socket "$SOCK" 2>"$tmp/d2.log" &
-dpid=$!
+start_daemon "$tmp/d2.log" --latency 50 --interval 100 --tail-socket "$SOCK"
 wait_for "grep -q 'live stream on' '$tmp/d2.log'"
 "$IM" tail -S "$SOCK" -n 1 >"$tmp/t1.txt"
 check "after kill -9: the next imastored serves the socket again" test $? = 0
 # the backlog holds what this imastored saw: nothing new since it started
 check "a new imastored: an empty backlog" test ! -s "$tmp/t1.txt"
-kill -TERM $dpid
-wait $dpid
-dpid=
-"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st" \
-	--latency 50 --interval 100 --tail-socket none 2>"$tmp/d3.log" &
-dpid=$!
-wait_for "grep -q 'cycle: kernel' '$tmp/d3.log' 2>/dev/null"
+stop_daemon
+start_daemon "$tmp/d3.log" --latency 50 --interval 100 --tail-socket none
+wait_for "grep -q 'cycle: kernel' '$tmp/d3.log'"
 check "--tail-socket none: no socket" test ! -e "$SOCK"
-kill -TERM $dpid
-wait $dpid
-dpid=
+stop_daemon
 
 # ---- SIGHUP: reloads the file, keeps serving; a bad file changes nothing ----
 cat >"$tmp/conf" <<EOF_CONF
 interval = 100
 latency = 50
 EOF_CONF
-"$IMD" --config "$tmp/conf" --foreground --no-bpf --flavor mirror --insecure \
-	--store "$tmp/st" --tail-socket "$SOCK" 2>"$tmp/d4.log" &
-dpid=$!
+start_daemon "$tmp/d4.log" --config "$tmp/conf" --tail-socket "$SOCK"
 wait_for "grep -q 'live stream on' '$tmp/d4.log'"
 "$IM" tail -S "$SOCK" -f -n 0 >"$tmp/h.txt" 2>/dev/null &
 fh=$!
@@ -203,12 +196,9 @@ check "after two SIGHUPs: the follower gets the 6 new records" \
 "$IM" tail -S "$SOCK" -n 0 >/dev/null
 check "after two SIGHUPs: still serving" test $? = 0
 check "after two SIGHUPs: still running" kill -0 $dpid
-kill -TERM $dpid
-wait $dpid
+stop_daemon
 check "after SIGHUPs: exit 0 on SIGTERM" test $? = 0
-dpid=
 wait $fh
 check "the follower across SIGHUPs: exit 0 at the end" test $? = 0
 
-echo "tail: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish "tail"
