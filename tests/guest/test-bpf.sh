@@ -453,14 +453,22 @@ cp /nm/d4.log /out/
 # wake-up while someone follows). Then records measured while imastored is
 # stopped (SIGSTOP) are in the ring when its SIGTERM is read: they must reach
 # the follower before "end" (the ring is consumed before the stream closes).
+# with_follower NAME STORE [OPTION...]: a mirroring imastored on STORE
+# serving /run/imastore/NAME.sock, log /nm/dNAME.log (pid dpid), its first
+# cycle done; one follower into /nm/tNAME.txt, .err (pid tpid), connected.
+with_follower() {
+	wf=$1 sock=/run/imastore/$1.sock wstore=$2
+	shift 2
+	imastored --foreground --store "$wstore" --flavor mirror --tail-socket "$sock" \
+		"$@" 2>/nm/d$wf.log &
+	dpid=$!
+	wait_log /nm/d$wf.log 'cycle: kernel'
+	imastore tail -f -n 0 -S "$sock" >/nm/t$wf.txt 2>/nm/t$wf.err &
+	tpid=$!
+	wait_conns 1 "$sock"
+}
 u6=$(uptime_ms)
-imastored --foreground --store /s5 --flavor mirror --interval 10000 \
-	--tail-socket /run/imastore/t5.sock 2>/nm/d6a.log &
-dpid=$!
-wait_log /nm/d6a.log 'cycle: kernel'
-imastore tail -f -n 0 -S /run/imastore/t5.sock >/nm/t6a.txt 2>/nm/t6a.err &
-tpid=$!
-wait_conns 1 /run/imastore/t5.sock
+with_follower 6a /s5 --interval 10000
 mkdir -p /tmp/m/q /tmp/m/r
 for i in 1 2 3 4 5; do
 	echo "q $i" >/tmp/m/q/f$i
@@ -501,13 +509,7 @@ cp /nm/d6a.log /nm/t6a.txt /out/
 # The follower is stopped (SIGSTOP) while 1,000 records (~170 KiB of text,
 # under the 256 KiB drop limit) are measured, imastored gets SIGTERM, then
 # the follower continues: imastored's queue and "end" must reach it.
-imastored --foreground --store /s6 --flavor mirror --interval 10000 \
-	--tail-socket /run/imastore/t6.sock 2>/nm/d6b.log &
-dpid=$!
-wait_log /nm/d6b.log 'cycle: kernel'
-imastore tail -f -n 0 -S /run/imastore/t6.sock >/nm/t6b.txt 2>/nm/t6b.err &
-tpid=$!
-wait_conns 1 /run/imastore/t6.sock
+with_follower 6b /s6 --interval 10000
 kill -STOP $tpid
 p0=$(count)
 mkfiles /tmp/m/p 1000
@@ -564,13 +566,7 @@ cp /nm/d6c1.log /nm/d6c2.log /out/
 
 # ---- 6d: SIGHUP with BPF: reloaded, still capturing and streaming ----
 echo 'interval = 10000' >/nm/d6d.conf
-imastored --foreground --config /nm/d6d.conf --store /s9 --flavor mirror \
-	--tail-socket /run/imastore/t9.sock 2>/nm/d6d.log &
-dpid=$!
-wait_log /nm/d6d.log 'cycle: kernel'
-imastore tail -f -n 0 -S /run/imastore/t9.sock >/nm/t6d.txt 2>/nm/t6d.err &
-tpid=$!
-wait_conns 1 /run/imastore/t9.sock
+with_follower 6d /s9 --config /nm/d6d.conf
 echo 'interval = 500' >/nm/d6d.conf
 kill -HUP $dpid
 wait_log /nm/d6d.log 'configuration reloaded'
