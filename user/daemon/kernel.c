@@ -42,10 +42,17 @@ static int real_staged_command(int fd, char cmd)
 	return w == 2 ? 0 : -EIO;
 }
 
+/* The TCTI from the environment (TPM2TOOLS_TCTI ...), else /dev/tpmrm0. */
+static int real_read_pcrs(uint32_t mask, struct pcr_set *out, struct errmsg *em)
+{
+	return tpm_read_pcrs(NULL, mask, out, em);
+}
+
 const struct kernel_ops kernel_ops_default = {
 	.open_list = real_open_list,
 	.delete_oldest = real_delete_oldest,
 	.staged_command = real_staged_command,
+	.read_pcrs = real_read_pcrs,
 };
 
 const struct kernel_ops *kernel_ops = &kernel_ops_default;

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "errmsg.h"
 #include "hash_alg.h"
+#include "pcr_values.h"
 
 /* What the running kernel offers (trimming.md §2). */
 enum kmode {
@@ -39,6 +40,12 @@ struct kernel_ops {
 	int (*delete_oldest)(int fd, uint64_t n);
 	/* one write(2) of "A\n" or "D\n" to a _staged file; 0 or -errno */
 	int (*staged_command)(int fd, char cmd);
+	/*
+	 * One consistent snapshot of the PCRs in `mask` of every TPM bank
+	 * (placement's evidence, trimming.md §3); -ENODEV: no TPM (IMA in
+	 * TPM-bypass mode), which placement treats as "no such evidence".
+	 */
+	int (*read_pcrs)(uint32_t mask, struct pcr_set *out, struct errmsg *em);
 };
 
 extern const struct kernel_ops kernel_ops_default;
