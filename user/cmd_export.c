@@ -164,7 +164,7 @@ int cmd_export(int argc, char **argv)
 	struct ima_record rec;
 	struct errmsg em = { "" };
 	struct progress pg;
-	char cur[STORE_ID_MAX], kpath[512];
+	char cur[STORE_ID_MAX], kpath[512], ppath[512];
 	char *line = NULL;
 	size_t cap = 0;
 	uint64_t n = 0;
@@ -189,6 +189,8 @@ int cmd_export(int argc, char **argv)
 	if (!o.no_kernel && is_running_boot(chain_meta(c), o.boot, cur, sizeof(cur)) &&
 	    !ima_kernel_list_path(o.bank ? o.bank : chain_meta(c)->bank, kpath, sizeof(kpath))) {
 		fo.kernel_list = kpath;
+		if (!ima_kernel_list_path(chain_meta(c)->bank, ppath, sizeof(ppath)))
+			fo.placement_list = ppath;
 		fo.boot_id = cur;
 	}
 	if (full_list_open(c, &fo, &fl, &em)) {

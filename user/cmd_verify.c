@@ -457,7 +457,7 @@ static int verify_store(struct verify *v, const struct hash_alg **banks,
 	struct ima_record rec;
 	struct errmsg em = { "" };
 	struct progress pg;
-	char cur[STORE_ID_MAX], kpath[512];
+	char cur[STORE_ID_MAX], kpath[512], ppath[512];
 	const char *boot = v->boot ? v->boot : "current";
 	int ret;
 
@@ -489,6 +489,8 @@ static int verify_store(struct verify *v, const struct hash_alg **banks,
 	    (!strcmp(boot, "current") || !strcmp(boot, cur)) &&
 	    !ima_kernel_list_path(*list_bank, kpath, sizeof(kpath))) {
 		fo.kernel_list = kpath;
+		if (!ima_kernel_list_path(chain_meta(c)->bank, ppath, sizeof(ppath)))
+			fo.placement_list = ppath;
 		fo.boot_id = cur;
 	}
 	ret = full_list_open(c, &fo, &fl, &em);

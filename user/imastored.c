@@ -254,7 +254,7 @@ static bool want_cycle(struct daemon *dm)
 
 	if (read_count(dm, &n, true))
 		return due;
-	if (trims && n >= dm->pol.keep + dm->pol.trim_records)
+	if (trims && n >= drain_threshold(&dm->pol))
 		return true;
 	if (trims && dm->pol.trim_bytes && n * dm->rec_bytes >= dm->pol.trim_bytes)
 		return true;
@@ -315,7 +315,7 @@ static bool bpf_want_cycle(struct daemon *dm)
 		return false;
 	if (!dm->have_count)
 		return true;
-	if (trims && n >= dm->pol.keep + dm->pol.trim_records)
+	if (trims && n >= drain_threshold(&dm->pol))
 		return true;
 	if (trims && dm->pol.trim_bytes && n * dm->rec_bytes >= dm->pol.trim_bytes)
 		return true;
@@ -616,13 +616,18 @@ int main(int argc, char **argv)
 	sigaddset(&dm.sigs, SIGHUP);
 	sigprocmask(SIG_BLOCK, &dm.sigs, NULL);
 	ret = setup(&dm);
-	if (!ret && !dm.cfg.foreground && !dm.cfg.once && daemon(0, 1)) {
-		dlog(LOG_P_ERR, "daemon: %s", strerror(errno));
-		ret = -errno;
+	if (!ret && !dm.cfg.foreground && !dm.cfg.once) {
+		if (daemon(0, 1)) {
+			dlog(LOG_P_ERR, "daemon: %s", strerror(errno));
+			ret = -errno;
+		} else {
+			store_lock_note_pid(dm.s);	/* the lock names the daemon, not its parent */
+		}
 	}
 	if (!ret)
 		ret = loop(&dm);
 	notify("STOPPING=1");
+	drain_free(&dm.d);
 	chain_close(dm.c);
 	store_close(dm.s);
 	return ret ? 1 : 0;

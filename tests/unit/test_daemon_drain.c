@@ -26,6 +26,7 @@
 #include "../../user/daemon/bootchain.c"
 #include "../../user/daemon/drain.c"
 #include "../../user/daemon/kernel.c"
+#include "../../user/daemon/klist.c"
 #include "../../user/daemon/log.c"
 
 #define NREC 12000
@@ -226,6 +227,7 @@ static void rig_open(struct rig *r)
 
 static void rig_close(struct rig *r)
 {
+	drain_free(&r->d);
 	chain_close(r->c);
 	store_close(r->s);
 }
@@ -261,7 +263,7 @@ static void check_store(struct rig *r)
 	assert_int_equal(chain_replay(r->c, k_end, true, false, &rp, &em), 0);
 	replay_free(rp);
 	/* readers (export) place the kernel's list where it really starts */
-	assert_int_equal(kernel_first_index(r->c, r->boot, &first, &alt, &em), 0);
+	assert_int_equal(place_candidates(r->c, r->boot, &first, &alt, &em), 0);
 	assert_int_equal(first, k_first);
 }
 
@@ -478,6 +480,34 @@ static void test_foreign_trimmer(void **state)
 		assert_non_null(strstr(buf, "mode=N\n"));
 		assert_non_null(strstr(buf, "foreign_trimmer=yes\n"));
 		assert_non_null(strstr(buf, "trimming=off (foreign trimmer)\n"));
+		assert_non_null(strstr(buf, "lost=after record 149 of chain "));
+	}
+	/*
+	 * Nothing is appended with a gap (trimming.md §3.2.4): the linked chain
+	 * keeps its 150 records; the kernel's records from 170 on are in a new
+	 * chain, not linked, from its index 0.
+	 */
+	{
+		const struct chain_meta *m = chain_meta(r.d.c);
+		struct chain_iter *it;
+		struct ima_record rec;
+		struct errmsg em = { "" };
+		uint64_t i = 170;
+		char after[STORE_ID_MAX + 8];
+
+		assert_int_equal(chain_durable(r.c), 150);
+		assert_ptr_not_equal(r.d.c, r.c);
+		assert_string_equal(m->origin, "unlinked");
+		snprintf(after, sizeof(after), "%s@150", chain_meta(r.c)->chain);
+		assert_string_equal(m->after, after);
+		assert_int_equal(chain_durable(r.d.c), k_end - 170);
+		assert_int_equal(chain_iter_open(r.d.c, 0, &it, &em), 0);
+		while (chain_iter_next(it, &rec, &em) > 0) {
+			assert_memory_equal(rec.raw, all + all_off[i], rec.raw_len);
+			i++;
+		}
+		chain_iter_free(it);
+		assert_int_equal(i, k_end);
 	}
 	rig_close(&r);
 }
@@ -518,7 +548,7 @@ static void test_crash_points(void **state)
 			struct errmsg em = { "" };
 
 			rig_open(&r);
-			assert_int_equal(kernel_first_index(r.c, r.boot, &first, &alt, &em), 0);
+			assert_int_equal(place_candidates(r.c, r.boot, &first, &alt, &em), 0);
 			if (first > k_first) {
 				k_first = first;
 				write_kernel();

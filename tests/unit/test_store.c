@@ -556,11 +556,15 @@ static void test_full_list_kernel_tail(void **state)
 	fake_kernel(sfs, 10, 12);
 	assert_int_equal(export_all(c, sfs, &n, &em), 0);
 	assert_int_equal(n, 12);
-	/* where the kernel overlaps the store, it must be the same records */
+	/*
+	 * The kernel starts one past where trims.log says (someone else
+	 * deleted stored record 8): placement finds it by the overlap
+	 * (trimming.md §3.2.2) and the export is still complete.
+	 */
 	assert_int_equal(chain_trim_write(c, ID, 8, TRIM_DONE, &em), 0);
 	fake_kernel(sfs, 9, 12);
-	assert_int_equal(export_all(c, sfs, &n, &em), -EBADMSG);
-	assert_non_null(strstr(em.text, "record 8 differs"));
+	assert_int_equal(export_all(c, sfs, &n, &em), 0);
+	assert_int_equal(n, 12);
 	/* trimmed beyond what was stored: records are lost, said so */
 	assert_int_equal(chain_trim_write(c, ID, 12, TRIM_DONE, &em), 0);
 	assert_int_equal(export_all(c, sfs, &n, &em), -ENODATA);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bootchain.h"
+#include "klist.h"
 #include "kernel_ima.h"
 #include "list_reader.h"
 #include "log.h"
@@ -21,14 +22,6 @@ const struct hash_alg *boot_chain_list_bank(const struct chain *c)
 		if (m->banks[i]->tpm_id == m->bank->tpm_id)
 			return m->banks[i];
 	return m->bank;
-}
-
-static bool is_boot_aggregate(const struct ima_record *rec)
-{
-	struct field_view f[TEMPLATE_FIELDS_MAX];
-	int n = template_split(rec, f, TEMPLATE_FIELDS_MAX, NULL);
-
-	return n >= 2 && f[1].len >= 14 && !memcmp(f[1].data, "boot_aggregate", 14);
 }
 
 /* hashed or padded: which computation gives the list's template digest */
@@ -78,7 +71,7 @@ static int probe_file(const char *path, const struct hash_alg *bank,
 		if (!*first_seen) {
 			*first_seen = true;
 			p->little_endian = rec.little_endian;
-			p->starts_at_boot = is_boot_aggregate(&rec);
+			p->starts_at_boot = record_is_boot_aggregate(&rec);
 		}
 		if (ima_record_is_violation(&rec))
 			continue;
@@ -121,8 +114,28 @@ static int probe_bank(const struct hash_alg *bank, struct probe *p,
 	return ret;
 }
 
+/* Create the chain of meta `m` (banks filled), logging how it began. */
+static int create_meta(struct store *s, struct chain_meta *m, const char *boot_id,
+		       const struct boot_placement *bp, struct chain **out,
+		       struct errmsg *em)
+{
+	int ret;
+
+	snprintf(m->origin, sizeof(m->origin), "%s", boot_origin_name(bp->origin));
+	m->nboots = 1;
+	m->boots[0].first_index = 0;
+	snprintf(m->boots[0].id, sizeof(m->boots[0].id), "%s", boot_id);
+	ret = store_chain_create(s, m, out, em);
+	if (!ret)
+		dlog(bp->origin == BOOT_FRESH ? LOG_P_NOTICE : LOG_P_WARNING,
+		     "new chain %s (%s: %s; bank %s, %u banks)", m->chain, m->origin, bp->why,
+		     m->bank->name, m->nbanks);
+	return ret;
+}
+
 static int create_chain(struct store *s, const struct kernel_info *ki,
-			const char *boot_id, struct chain **out, struct errmsg *em)
+			const char *boot_id, const struct boot_placement *bp,
+			struct chain **out, struct errmsg *em)
 {
 	const struct hash_alg *banks[PCR_MAX_BANKS];
 	struct chain_meta m;
@@ -139,135 +152,99 @@ static int create_chain(struct store *s, const struct kernel_info *ki,
 		if (ret)
 			return ret;
 		m.banks[m.nbanks++] = p.mode;
-		if (banks[i]->tpm_id != ki->bank->tpm_id)
-			continue;
-		m.little_endian = p.little_endian;
-		/* the chain's record 0 must be the boot's first (store-format §9) */
-		if (!p.starts_at_boot)
-			dlog(LOG_P_WARNING, "%s does not start with boot_aggregate: records were deleted before imastored ran; they are lost to the store and verify will say so",
-			     ki->list);
+		if (banks[i]->tpm_id == ki->bank->tpm_id)
+			m.little_endian = p.little_endian;
 	}
-	m.nboots = 1;
-	snprintf(m.boots[0].id, sizeof(m.boots[0].id), "%s", boot_id);
-	ret = store_chain_create(s, &m, out, em);
-	if (!ret)
-		dlog(LOG_P_NOTICE, "new chain %s (bank %s, %u banks)", boot_id, m.bank->name, m.nbanks);
-	return ret;
+	return create_meta(s, &m, boot_id, bp, out, em);
 }
 
 /*
- * Is the kernel's list the continuation of chain c after a kexec (PCRs not
- * reset: the new kernel's list begins with the records the old one still
- * held, kernel-interface.md §7)? Then its head is, byte for byte, the
- * chain's records from some j on; *first = j. Since imastored always keeps
- * at least one record in the kernel, a kexec'ed list always overlaps.
+ * The kernel's list for a boot without a chain, the PCRs read after it and
+ * the list read again (trimming.md §3.1.3), then placement decides (§3.3).
  */
-static int kexec_overlap(struct chain *c, const struct kernel_info *ki,
-			 uint64_t *first, bool *found, struct errmsg *em)
+static int place_boot(struct store *s, const struct kernel_info *ki,
+		      struct boot_placement *bp, struct errmsg *em)
 {
-	const struct chain_meta *m = chain_meta(c);
-	struct list_reader_opts lo = { .format = LIST_FORMAT_BINARY,
-				       .bank = boot_chain_list_bank(c) };
-	struct list_reader *r = NULL;
-	struct chain_iter *it = NULL, *scan = NULL;
-	struct ima_record k, st;
-	uint64_t lo_idx = 0, j;
-	uint8_t *head = NULL;
-	size_t head_len = 0;
-	char path[PATH_MAX];
+	struct klist kl;
+	struct kernel_head kh;
+	struct place_tpm t = { 0 }, *tp = NULL;
+	struct pcr_set pcrs;
+	struct errmsg tem = { "" };
+	size_t n0;
 	int fd = -1, ret;
 
-	*found = false;
-	if (m->bank->tpm_id != ki->bank->tpm_id ||
-	    ima_kernel_list_path(lo.bank, path, sizeof(path)))
-		return 0;
-	/* the old kernel's head is at or after its last completed trim */
-	if (m->nboots)
-		lo_idx = m->boots[m->nboots - 1].first_index;
-	chain_trim_last_done(c, m->boots[m->nboots - 1].id, &lo_idx, NULL);
-	lo.path = path;
-	ret = kernel_open_list(path, O_RDONLY, 5000, &fd, em);
+	klist_init(&kl, ki->list, ki->bank->size, LIST_ENDIAN_AUTO);
+	ret = kernel_open_list(ki->list, O_RDONLY, 5000, &fd, em);
 	if (!ret)
-		ret = list_reader_open(&r, fd, &lo, em);
-	if (!ret && (ret = list_reader_next(r, &k, em)) > 0) {
-		head_len = k.raw_len;
-		head = malloc(head_len);
-		ret = head ? 0 : -ENOMEM;
-		if (head)
-			memcpy(head, k.raw, head_len);
+		ret = klist_read(&kl, fd, 0, em);
+	n0 = kl.n;
+	if (!ret && kernel_ops->read_pcrs && !kernel_ops->read_pcrs(1u << 10, &pcrs, &tem)) {
+		t.pcrs = &pcrs;
+		tp = &t;
+		klist_free(&kl);
+		klist_init(&kl, ki->list, ki->bank->size, LIST_ENDIAN_AUTO);
+		ret = klist_read(&kl, fd, 0, em);
+		t.more = kl.n > n0 ? kl.n - n0 : 0;
 	}
-	/* one pass over the chain for records equal to the kernel's head */
-	if (!ret && head)
-		ret = chain_iter_open(c, lo_idx, &scan, em);
-	for (j = lo_idx; !ret && head && j < chain_durable(c) && !*found; j++) {
-		bool same = true;
-
-		ret = chain_iter_next(scan, &st, em);
-		if (ret <= 0)
-			break;
-		ret = 0;
-		if (st.raw_len != head_len || memcmp(st.raw, head, head_len))
-			continue;
-		/* candidate j: the kernel's records must be the chain's from j */
-		list_reader_free(r);
-		r = NULL;
-		if (lseek(fd, 0, SEEK_SET) || (ret = list_reader_open(&r, fd, &lo, em)) ||
-		    (ret = chain_iter_open(c, j, &it, em)))
-			break;
-		for (uint64_t i = j; same && i < chain_durable(c); i++) {
-			int a = list_reader_next(r, &k, em);
-			int b = chain_iter_next(it, &st, em);
-
-			if (a <= 0 || b <= 0)
-				same = a == 0 && i > j;	/* the kernel list ended: fine */
-			else
-				same = k.raw_len == st.raw_len && !memcmp(k.raw, st.raw, k.raw_len);
-			if (a <= 0)
-				break;
-		}
-		chain_iter_free(it);
-		it = NULL;
-		if (same) {
-			*found = true;
-			*first = j;
-		}
+	if (!ret) {
+		klist_head(&kl, &kh, ki->mode != KMODE_AD_ONLY);
+		ret = place_new_boot(s, ki->bank, &kh, tp, bp, em);
 	}
-	chain_iter_free(scan);
-	free(head);
-	list_reader_free(r);
 	if (fd >= 0)
 		close(fd);
-	return ret < 0 ? ret : 0;
+	klist_free(&kl);
+	return ret;
 }
 
 int boot_chain_open(struct store *s, const struct kernel_info *ki,
 		    const char *boot_id, struct chain **out, struct errmsg *em)
 {
-	char (*ids)[STORE_ID_MAX] = NULL;
+	struct boot_placement bp;
 	struct chain *c = NULL;
-	uint64_t first = 0;
-	bool found = false;
-	size_t n = 0;
 	int ret = store_chain_open(s, boot_id, out, em);
 
 	if (ret != -ENOENT)
 		return ret;
-	/* a kexec continues the newest chain (store-format.md §9) */
-	ret = store_chain_list(s, &ids, &n, em);
-	if (!ret && n && !store_chain_open(s, ids[0], &c, NULL))
-		ret = kexec_overlap(c, ki, &first, &found, em);
-	free(ids);
-	if (!ret && found) {
-		ret = chain_add_boot(c, boot_id, first, em);
-		if (!ret) {
-			dlog(LOG_P_NOTICE, "boot %s continues chain %s from record %llu (kexec)",
-			     boot_id, chain_meta(c)->chain, (unsigned long long)first);
-			*out = c;
-			return 0;
-		}
-	}
-	chain_close(c);
+	ret = place_boot(s, ki, &bp, em);
 	if (ret)
 		return ret;
-	return create_chain(s, ki, boot_id, out, em);
+	if (bp.origin != BOOT_CONTINUES)
+		return create_chain(s, ki, boot_id, &bp, out, em);
+	ret = store_chain_open(s, bp.chain, &c, em);
+	if (!ret)
+		ret = chain_add_boot(c, boot_id, bp.first, em);
+	if (ret) {
+		chain_close(c);
+		return ret;
+	}
+	dlog(LOG_P_NOTICE, "boot %s continues chain %s from record %llu (kexec; %s)",
+	     boot_id, chain_meta(c)->chain, (unsigned long long)bp.first, bp.why);
+	*out = c;
+	return 0;
+}
+
+int boot_chain_unlinked(struct store *s, struct chain *prev, const char *boot_id,
+			struct chain **out, struct errmsg *em)
+{
+	struct boot_placement bp = { .origin = BOOT_UNLINKED };
+	struct chain_meta m = *chain_meta(prev);
+	struct chain *c;
+	int ret = -EEXIST;
+
+	/* inside the writer window: the banks are the previous chain's, not probed */
+	snprintf(m.after, sizeof(m.after), "%s@%llu", chain_meta(prev)->chain,
+		 (unsigned long long)chain_durable(prev));
+	snprintf(bp.why, sizeof(bp.why), "records after %s were deleted unseen", m.after);
+	m.created = 0;
+	for (unsigned i = 1; i < 100 && ret == -EEXIST; i++) {
+		snprintf(m.chain, sizeof(m.chain), "%.36s_u%u", boot_id, i);
+		if (!store_chain_open(s, m.chain, &c, NULL)) {
+			chain_close(c);
+			continue;
+		}
+		ret = create_meta(s, &m, boot_id, &bp, out, em);
+	}
+	if (!ret)
+		ret = store_relink_boot(*out, boot_id, em);
+	return ret;
 }

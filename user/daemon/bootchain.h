@@ -6,13 +6,21 @@
 #include "store.h"
 
 /*
- * The chain of the running boot: opened, or created for a new boot (TPM
- * reset) with every bank the kernel lists and its mode (hashed or padded,
- * found from the first record of that bank's list). Kexec continuation of
- * an older chain (store-format.md §9) is not handled yet.
+ * The chain of the running boot: opened; or, for a boot without one, the
+ * chain it continues (kexec) or a new one with every bank the kernel lists
+ * and its mode (hashed or padded, found from the first record of that
+ * bank's list), as placement decides (trimming.md §3.3).
  */
 int boot_chain_open(struct store *s, const struct kernel_info *ki,
 		    const char *boot_id, struct chain **out, struct errmsg *em);
+
+/*
+ * A new chain for the rest of boot_id after `prev` lost records it cannot
+ * place (trimming.md §3.2.4): origin=unlinked, after=PREV@DURABLE; the
+ * boot's link points at it.
+ */
+int boot_chain_unlinked(struct store *s, struct chain *prev, const char *boot_id,
+			struct chain **out, struct errmsg *em);
 
 /* The chain's entry for its stored bank (padded twin if so). */
 const struct hash_alg *boot_chain_list_bank(const struct chain *c);

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The N flavor cycle (docs/trimming.md §3, §4, §6) and the mirror cycle,
- * which is the same without deletion. The order of the steps is the
- * protocol: nothing is deleted from the kernel unless it is durable in the
- * store, was compared byte for byte in this writer window, and a trims.log
- * `intended` entry covers it.
+ * The drain cycle: N flavor (docs/trimming.md §4), A/D (§5) and mirror (N
+ * without deletion). The order of the steps is the protocol: nothing is
+ * deleted from the kernel unless placement (§3, placement.c) accepted the
+ * list in this writer window, the records are durable in the store and were
+ * compared byte for byte, and a trims.log `intended` entry covers them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,31 +13,49 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bootchain.h"
 #include "chain_replay.h"
 #include "drain.h"
-#include "full_list.h"
+#include "klist.h"
 #include "log.h"
 #include "store_io.h"
 #include "template.h"
 
-/* The kernel's list as read in this window: records by offset. */
-struct klist {
-	uint8_t *buf;
-	size_t len;
-	off_t base;		/* byte offset of buf[0] in the list */
-	size_t n;
-	struct { size_t off, len; } *rec;
+/* The fds of one writer window: the list, and in A/D the staged file. */
+struct window {
+	int list_fd;
+	int staged_fd;
+	struct klist kl;	/* staged batch (nb records), then the current list */
+	size_t nb;
 };
 
 void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 		const struct kernel_info *ki, const struct hash_alg *list_bank)
 {
+	const char *origin = chain_meta(c)->origin;
+
 	memset(d, 0, sizeof(*d));
 	d->c = c;
 	d->boot_id = boot_id;
 	d->ki = *ki;
 	d->list_bank = list_bank;
 	d->use_ad = ki->mode == KMODE_AD_ONLY;
+	/* a chain that does not start from reset PCRs cannot be confirmed by them */
+	d->linked = strcmp(origin, "unlinked") && strcmp(origin, "headless");
+	snprintf(d->placement, sizeof(d->placement), "none");
+}
+
+void drain_free(struct drain *d)
+{
+	replay_free(d->stored);
+	d->stored = NULL;
+	if (d->own_chain)
+		chain_close(d->c);
+}
+
+uint64_t drain_threshold(const struct drain_policy *p)
+{
+	return p->keep > UINT64_MAX - p->trim_records ? UINT64_MAX : p->keep + p->trim_records;
 }
 
 static uint64_t now_us(void)
@@ -53,51 +71,37 @@ static enum list_endian chain_endian(const struct drain *d)
 	return chain_meta(d->c)->little_endian ? LIST_ENDIAN_LITTLE : LIST_ENDIAN_BIG;
 }
 
-static int parse_one(const struct drain *d, const struct klist *kl, size_t i,
-		     struct ima_record *rec, struct errmsg *em)
+static void window_init(struct drain *d, struct window *w)
 {
-	long r = ima_record_parse(kl->buf + kl->rec[i].off, kl->len - kl->rec[i].off,
-				  d->list_bank->size, chain_endian(d), i,
-				  (uint64_t)kl->base + kl->rec[i].off, rec, em);
-
-	return r < 0 ? (int)r : 0;
+	memset(w, 0, sizeof(*w));
+	w->list_fd = w->staged_fd = -1;
+	klist_init(&w->kl, d->ki.list, d->list_bank->size, chain_endian(d));
 }
 
-/* Split the buffer into records; a torn last record is an error. */
-static int klist_split(const struct drain *d, struct klist *kl, struct errmsg *em)
+static void window_close(struct window *w)
 {
-	struct ima_record rec;
-	size_t off = 0, cap = 0;
-	void *nr;
-	long r;
+	if (w->list_fd >= 0)
+		close(w->list_fd);
+	if (w->staged_fd >= 0)
+		close(w->staged_fd);
+	klist_free(&w->kl);
+}
 
-	while (off < kl->len) {
-		r = ima_record_parse(kl->buf + off, kl->len - off, d->list_bank->size,
-				     chain_endian(d), kl->n, (uint64_t)kl->base + off, &rec, em);
-		if (r == -EAGAIN)
-			return errmsg_set(em, -EIO, "%s: the list ends inside a record at byte %llu",
-					  d->ki.list, (unsigned long long)kl->base + off);
-		if (r < 0)
-			return (int)r;
-		if (kl->n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			nr = realloc(kl->rec, cap * sizeof(*kl->rec));
-			if (!nr)
-				return -ENOMEM;
-			kl->rec = nr;
-		}
-		kl->rec[kl->n].off = off;
-		kl->rec[kl->n].len = (size_t)r;
-		kl->n++;
-		off += (size_t)r;
+/* (Re)read the window's list: the staged batch first, then the current list. */
+static int window_read(struct drain *d, struct window *w, off_t from, struct errmsg *em)
+{
+	int ret = 0;
+
+	klist_free(&w->kl);
+	klist_init(&w->kl, d->ki.list, d->list_bank->size, chain_endian(d));
+	w->nb = 0;
+	if (w->staged_fd >= 0) {
+		ret = klist_read(&w->kl, w->staged_fd, 0, em);
+		w->nb = w->kl.n;
 	}
-	return 0;
-}
-
-static void klist_free(struct klist *kl)
-{
-	free(kl->buf);
-	free(kl->rec);
+	if (!ret && w->list_fd >= 0)
+		ret = klist_read(&w->kl, w->list_fd, from, em);
+	return ret;
 }
 
 static bool same(const struct klist *kl, size_t i, const struct ima_record *s)
@@ -106,141 +110,177 @@ static bool same(const struct klist *kl, size_t i, const struct ima_record *s)
 	       !memcmp(s->raw, kl->buf + kl->rec[i].off, s->raw_len);
 }
 
-/*
- * 1 if the kernel's records, placed at absolute index j, equal the stored
- * ones wherever they overlap (j .. durable end), 0 if not, < 0 error.
- */
-static int overlap_ok(struct drain *d, const struct klist *kl, uint64_t j,
-		      struct errmsg *em)
-{
-	uint64_t end = chain_durable(d->c);
-	struct chain_iter *it;
-	struct ima_record s;
-	int ret = 1;
-
-	if (j > end)
-		return 0;
-	if (j == end || !kl->n)
-		return 1;
-	ret = chain_iter_open(d->c, j, &it, em);
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < kl->n && j + i < end; i++) {
-		ret = chain_iter_next(it, &s, em);
-		if (ret <= 0) {
-			ret = ret ? ret : errmsg_set(em, -EIO, "chain ended at %llu",
-						   (unsigned long long)(j + i));
-			break;
-		}
-		if (!same(kl, i, &s)) {
-			ret = 0;
-			break;
-		}
-		ret = 1;
-	}
-	chain_iter_free(it);
-	return ret;
-}
-
-/*
- * The kernel's head was not where we expected: look for it among the stored
- * records from `lo` on (a trim that did not happen, or someone else deleted
- * records we had already stored). 1 found (*k), 0 not, < 0 error.
- */
-static int search_head(struct drain *d, const struct klist *kl, uint64_t lo,
-		       uint64_t *k, struct errmsg *em)
-{
-	uint64_t end = chain_durable(d->c), j = lo;
-	struct chain_iter *it;
-	struct ima_record s;
-	int ret;
-
-	if (lo >= end)
-		return 0;
-	ret = chain_iter_open(d->c, lo, &it, em);
-	while (!ret && j < end) {
-		ret = chain_iter_next(it, &s, em);
-		if (ret <= 0)
-			break;
-		ret = 0;
-		if (same(kl, 0, &s)) {
-			ret = overlap_ok(d, kl, j, em);
-			if (ret > 0)
-				*k = j;
-			if (ret)
-				break;
-		}
-		j++;
-	}
-	chain_iter_free(it);
-	return ret;
-}
-
-/* trimming.md §6: log it, keep storing, never trim again. */
-static void foreign(struct drain *d, const struct klist *kl, const char *why)
+/* trimming.md §6: log it once, keep storing, never delete again. */
+static void foreign(struct drain *d, const char *why)
 {
 	uint64_t count = 0;
 
 	if (kernel_count(&count))
-		count = kl->n;
-	dlog(LOG_P_ERR, "foreign trimmer: %s; the kernel holds %llu records, the store is good up to record %llu; records deleted by the other process are lost to the store; no more deletion until restart",
-	     why, (unsigned long long)count, (unsigned long long)chain_durable(d->c));
+		count = 0;
+	if (!d->foreign)
+		dlog(LOG_P_ERR, "foreign trimmer: %s; the kernel holds %llu records; no more deletion until restart",
+		     why, (unsigned long long)count);
 	d->foreign = true;
 }
 
-/* Where the kernel's list starts (trimming.md §3). */
-static int place(struct drain *d, const struct klist *kl, struct errmsg *em)
+/* The TPM's PCRs, once a TPM answered; -ENODEV: none (remembered). */
+static int read_tpm(struct drain *d, struct pcr_set *pcrs, struct errmsg *em)
 {
-	uint64_t first = d->k, alt = UINT64_MAX, k = 0;
+	struct errmsg tem = { "" };
 	int ret;
 
-	if (!d->k_known) {
-		ret = kernel_first_index(d->c, d->boot_id, &first, &alt, em);
-		if (ret)
-			return ret;
-	}
-	ret = overlap_ok(d, kl, first, em);
-	if (ret > 0) {
-		k = first;
-		goto found;
-	}
-	if (ret < 0)
+	if (d->tpm == TPM_NO || !d->linked || !kernel_ops->read_pcrs)
+		return -ENODEV;
+	ret = kernel_ops->read_pcrs(1u << 10, pcrs, &tem);
+	if (ret == -ENODEV && d->tpm == TPM_UNKNOWN) {
+		dlog(LOG_P_NOTICE, "no TPM (%s): placement uses the store's evidence only (trimming.md §3)",
+		     errmsg_text(&tem));
+		d->tpm = TPM_NO;
 		return ret;
-	if (alt != UINT64_MAX) {
-		ret = overlap_ok(d, kl, alt, em);
-		if (ret > 0) {
-			k = alt;
-			goto found;
-		}
-		if (ret < 0)
-			return ret;
 	}
-	/*
-	 * kernel_first_index() offers the boot's first index as the other
-	 * candidate of an unfinished trim, not the previous trim's: search.
-	 */
-	ret = search_head(d, kl, alt != UINT64_MAX && alt < first ? alt : first, &k, em);
-	if (ret < 0)
-		return ret;
-	if (ret > 0) {
-		if (d->k_known && k > first)
-			dlog(LOG_P_WARNING, "records %llu..%llu were deleted from the kernel by another process (all were stored)",
-			     (unsigned long long)first, (unsigned long long)k - 1);
-		goto found;
-	}
-	foreign(d, kl, "the kernel's first record is no stored record");
-	/* what the kernel shows now continues the store, with a gap */
-	k = chain_durable(d->c);
-found:
-	/* an unfinished trim is settled: write down what happened */
-	if (alt != UINT64_MAX || k != first) {
-		ret = chain_trim_write(d->c, d->boot_id, k, TRIM_DONE, em);
-		if (ret)
-			return ret;
-	}
-	d->k = k;
-	d->k_known = true;
+	if (ret)
+		return errmsg_set(em, ret, "TPM: %s", errmsg_text(&tem));
+	d->tpm = TPM_YES;
 	return 0;
+}
+
+/* The replay of the durable records, kept in step with the chain. */
+static int stored_replay(struct drain *d, struct errmsg *em)
+{
+	if (d->stored && replay_state(d->stored)->next_index == chain_durable(d->c))
+		return 0;
+	replay_free(d->stored);
+	d->stored = NULL;
+	return chain_replay(d->c, chain_durable(d->c), false, false, &d->stored, em);
+}
+
+/* Extend the replay by the records just committed (kl from `i0` = index S0). */
+static void stored_advance(struct drain *d, const struct klist *kl, size_t i0,
+			   uint64_t s0)
+{
+	struct ima_record rec;
+	struct errmsg em = { "" };
+
+	if (!d->stored || replay_state(d->stored)->next_index != s0)
+		return;
+	for (size_t i = i0; i < kl->n; i++) {
+		if (klist_parse(kl, i, &rec, NULL) ||
+		    (rec.index = s0 + (i - i0), replay_extend(d->stored, &rec, d->list_bank, 0, &em))) {
+			replay_free(d->stored);	/* rebuilt from the store when next needed */
+			d->stored = NULL;
+			return;
+		}
+	}
+}
+
+static void note_placement(struct drain *d, int level, const char *word, const char *why)
+{
+	snprintf(d->placement, sizeof(d->placement), "%s", word);
+	if (strcmp(why, d->last_why))
+		dlog(level, "placement: %s", why);
+	snprintf(d->last_why, sizeof(d->last_why), "%s", why);
+}
+
+/*
+ * §3.2.4: the list starts beyond the store's end. The rest of the boot goes
+ * to a new chain, not linked to this one; the loss is reported.
+ */
+static int go_unlinked(struct drain *d, const char *why, struct errmsg *em)
+{
+	struct chain *nc = NULL;
+	uint64_t end = chain_durable(d->c);
+	int ret;
+
+	snprintf(d->lost, sizeof(d->lost), "after record %llu of chain %s (count unknown)",
+		 (unsigned long long)end ? (unsigned long long)end - 1 : 0,
+		 chain_meta(d->c)->chain);
+	foreign(d, why);
+	ret = boot_chain_unlinked(chain_store(d->c), d->c, d->boot_id, &nc, em);
+	if (ret)
+		return ret;
+	dlog(LOG_P_ERR, "records after %llu of chain %s were deleted before they were stored; the rest of boot %s goes to chain %s (not linked)",
+	     (unsigned long long)end, chain_meta(d->c)->chain, d->boot_id, chain_meta(nc)->chain);
+	if (d->own_chain)
+		chain_close(d->c);
+	d->c = nc;
+	d->own_chain = true;
+	d->linked = false;
+	replay_free(d->stored);
+	d->stored = NULL;
+	d->k = 0;
+	d->k_known = true;
+	d->evidence = 0;
+	return 0;
+}
+
+/* Settle an unfinished trim or a foreign deletion in trims.log. */
+static int settle(struct drain *d, const struct placement *pl, struct errmsg *em)
+{
+	uint64_t exp, alt;
+	int ret = place_candidates(d->c, d->boot_id, &exp, &alt, em);
+
+	if (ret)
+		return ret;
+	if (alt == UINT64_MAX && exp == pl->k)
+		return 0;
+	return chain_trim_write(d->c, d->boot_id, pl->k, TRIM_DONE, em);
+}
+
+/*
+ * §3.2: where the window's list sits. 1 placed (d->k), 0 not (ambiguous:
+ * store and delete nothing this window), < 0 error.
+ */
+static int place(struct drain *d, struct window *w, struct errmsg *em)
+{
+	struct kernel_head kh;
+	struct placement pl;
+	struct place_tpm t = { 0 }, *tp = NULL;
+	struct pcr_set pcrs;
+	char ev[48];
+	size_t n0 = w->kl.n;
+	int ret;
+
+	klist_head(&w->kl, &kh, d->ki.mode != KMODE_AD_ONLY);
+	ret = read_tpm(d, &pcrs, em);
+	if (!ret) {
+		ret = stored_replay(d, em);
+		t.pcrs = &pcrs;
+		tp = &t;
+	}
+	if (ret && ret != -ENODEV)
+		return ret;
+	ret = place_in_chain(d->c, d->boot_id, &kh, tp, tp ? replay_state(d->stored) : NULL, &pl, em);
+	if (!ret && tp && pl.result != PLACE_FOUND) {
+		/* the PCRs may be ahead of the first read: read the list again */
+		ret = window_read(d, w, 0, em);
+		t.more = w->kl.n > n0 ? w->kl.n - n0 : 0;
+		if (!ret)
+			ret = place_in_chain(d->c, d->boot_id, &kh, tp, replay_state(d->stored), &pl, em);
+	}
+	if (ret)
+		return ret;
+	switch (pl.result) {
+	case PLACE_FOUND:
+		place_evidence_text(pl.evidence, ev, sizeof(ev));
+		note_placement(d, LOG_P_DEBUG, ev, ev);
+		if (pl.foreign)
+			foreign(d, pl.why);
+		ret = settle(d, &pl, em);
+		if (ret)
+			return ret;
+		d->k = pl.k;
+		d->k_known = true;
+		d->evidence = pl.evidence;
+		return 1;
+	case PLACE_AMBIGUOUS:
+		note_placement(d, LOG_P_WARNING, "ambiguous", pl.why);
+		return 0;
+	case PLACE_BEYOND:
+		note_placement(d, LOG_P_ERR, "beyond", pl.why);
+		ret = go_unlinked(d, pl.why, em);
+		return ret ? ret : 1;
+	}
+	return -EINVAL;
 }
 
 /* Names repeat: only a name unlike the last one is looked up. */
@@ -266,11 +306,11 @@ static int append_new(struct drain *d, const struct klist *kl, uint64_t *added,
 	*added = 0;
 	/* once: the records already stored may be the only ones that name it */
 	for (size_t i = 0; !d->names_seen && i < kl->n && !d->custom_name[0]; i++)
-		if (!parse_one(d, kl, i, &rec, NULL))
+		if (!klist_parse(kl, i, &rec, NULL))
 			note_template(d, &rec, last);
 	d->names_seen = true;
 	for (size_t i = end > d->k ? end - d->k : 0; i < kl->n; i++) {
-		ret = parse_one(d, kl, i, &rec, em);
+		ret = klist_parse(kl, i, &rec, em);
 		if (!ret)
 			ret = chain_append(d->c, &rec, em);
 		if (ret)
@@ -285,17 +325,54 @@ static int append_new(struct drain *d, const struct klist *kl, uint64_t *added,
 	return 0;
 }
 
+/* Placed: append what is new, commit, keep the replay in step. */
+static int store_new(struct drain *d, const struct klist *kl, uint64_t *added,
+		     struct errmsg *em)
+{
+	uint64_t s0 = chain_durable(d->c);
+	size_t i0 = s0 > d->k ? (size_t)(s0 - d->k) : 0;
+	int ret;
+
+	ret = append_new(d, kl, added, em);
+	io_failpoint("after-append");
+	if (!ret)
+		ret = chain_commit(d->c, em);
+	if (!ret && *added)
+		stored_advance(d, kl, i0, s0);
+	return ret;
+}
+
+/*
+ * May this window delete? Only after a placement whose evidence is strong
+ * (§3.2.6): the TPM, an anchored overlap, or nothing to overlap (all new).
+ */
+static bool may_delete(const struct drain *d)
+{
+	if (d->foreign || d->no_n)
+		return false;
+	return d->evidence & (PLACE_EV_TPM | PLACE_EV_ANCHORED) ||
+	       !(d->evidence & PLACE_EV_OVERLAP);
+}
+
+static int rec_at(void *arg, uint64_t i, struct ima_record *rec)
+{
+	const struct klist *kl = arg;
+
+	return i < kl->n ? klist_parse(kl, (size_t)i, rec, NULL) : -ENOENT;
+}
+
 static uint64_t to_delete(const struct drain *d, const struct drain_policy *p,
 			  const struct klist *kl)
 {
 	uint64_t stored = chain_durable(d->c) - d->k, n = kl->n, dcount;
 
-	if (p->mirror || d->foreign || d->no_n)
+	if (p->mirror || !may_delete(d))
 		return 0;
-	if (n < p->keep + p->trim_records && (!p->trim_bytes || kl->len < p->trim_bytes))
+	if (n < drain_threshold(p) && (!p->trim_bytes || kl->len < p->trim_bytes))
 		return 0;
 	dcount = n < stored ? n : stored;
-	return dcount > p->keep ? dcount - p->keep : 0;
+	dcount = dcount > p->keep ? dcount - p->keep : 0;
+	return place_safe_cut(dcount, rec_at, (void *)kl);
 }
 
 /*
@@ -316,8 +393,21 @@ static int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
 	return ret;
 }
 
+/* The kernel confirmed a deletion: the head moved, then `done`. */
+static int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out,
+		   struct errmsg *em)
+{
+	d->k = kept;
+	*out = count;
+	dlog(LOG_P_INFO, "trimmed: records %llu..%llu deleted from the kernel, first kept %llu",
+	     (unsigned long long)(kept - count), (unsigned long long)kept - 1,
+	     (unsigned long long)kept);
+	return chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
+}
+
 /* §4.6-7: checkpoint, intended, "D\n", done. */
-static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
+static int trim(struct drain *d, int fd, uint64_t dcount, uint64_t *out,
+		struct errmsg *em)
 {
 	uint64_t kept = d->k + dcount;
 	int ret;
@@ -329,18 +419,14 @@ static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
 	io_failpoint("after-trim-write");
 	switch (ret) {
 	case 0:
-		ret = chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
-		if (ret)
-			return ret;
-		io_failpoint("after-done");
-		d->k = kept;
-		return 0;
+		ret = deleted(d, kept, dcount, out, em);
+		if (!ret)
+			io_failpoint("after-done");
+		return ret;
 	case -ENOENT:
-		/* fewer records than we saw: someone deleted meanwhile */
+		/* fewer records than this window saw: impossible while we hold the writer */
 		d->k_known = false;
-		d->foreign = true;
-		dlog(LOG_P_ERR, "foreign trimmer: the kernel has fewer than the %llu records seen in this window; no more deletion until restart",
-		     (unsigned long long)dcount);
+		foreign(d, "the kernel has fewer records than this writer window saw");
 		return 0;
 	case -ESTALE:
 		/* kexec under way: the next kernel's head tells what happened */
@@ -352,6 +438,8 @@ static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
 		d->use_ad = d->ki.mode == KMODE_AD || d->ki.mode == KMODE_AD_ONLY;
 		dlog(LOG_P_WARNING, "the kernel refuses N (ima_flush_htable?): %s",
 		     d->use_ad ? "deleting with A/D from now on" : "storing only from now on");
+		if (d->use_ad)
+			d->no_n = false;
 		/* nothing was deleted: say so, so readers need not guess */
 		return chain_trim_write(d->c, d->boot_id, d->k, TRIM_DONE, em);
 	default:
@@ -361,48 +449,9 @@ static int trim(struct drain *d, int fd, uint64_t dcount, struct errmsg *em)
 	}
 }
 
-static int read_list(struct drain *d, int fd, struct klist *kl, struct errmsg *em)
-{
-	/* mirror: the list never shrinks; start at the last stored record */
-	kl->base = d->mpos ? d->moff : 0;
-	return kernel_read_list(fd, kl->base, &kl->buf, &kl->len, em);
-}
-
-static int compare_and_store(struct drain *d, struct klist *kl, uint64_t *added,
-			     struct errmsg *em)
-{
-	int ret;
-
-	if (d->mpos) {
-		d->k = d->midx;
-		d->k_known = true;
-		ret = kl->n ? overlap_ok(d, kl, d->k, em) : 0;
-		if (ret == 0) {
-			/* not what we left: place from scratch next time */
-			d->mpos = false;
-			d->k_known = false;
-			return errmsg_set(em, -EAGAIN, "%s: the list changed under a mirror; reading it again",
-					  d->ki.list);
-		}
-		if (ret < 0)
-			return ret;
-	} else if (kl->n) {
-		ret = place(d, kl, em);
-		if (ret)
-			return ret;
-	}
-	ret = append_new(d, kl, added, em);
-	io_failpoint("after-append");
-	if (!ret)
-		ret = chain_commit(d->c, em);
-	return ret;
-}
-
-static int drain_n(struct drain *d, const struct drain_policy *p,
-		   struct drain_stats *st, struct errmsg *em);
-
 /* §5.4-5: the staged batch is stored: checkpoint, intended, "D\n", done. */
-static int delete_staged(struct drain *d, int fd, uint64_t n, struct errmsg *em)
+static int delete_staged(struct drain *d, int fd, uint64_t n, uint64_t *out,
+			 struct errmsg *em)
 {
 	uint64_t kept = d->k + n;
 	int ret;
@@ -414,10 +463,9 @@ static int delete_staged(struct drain *d, int fd, uint64_t n, struct errmsg *em)
 	io_failpoint("after-trim-write");
 	switch (ret) {
 	case 0:
-		ret = chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
+		ret = deleted(d, kept, n, out, em);
 		if (!ret)
 			io_failpoint("after-done");
-		d->k = kept;
 		return ret;
 	case -ESTALE:
 		/* the batch heads the next kernel's list after kexec (§5.5) */
@@ -430,138 +478,166 @@ static int delete_staged(struct drain *d, int fd, uint64_t n, struct errmsg *em)
 	}
 }
 
-static int read_staged(struct drain *d, int fd, struct klist *kl, struct errmsg *em)
+/*
+ * Mirror: the list never shrinks (0440), so a window reads on from the last
+ * stored record, which must still be the one there.
+ */
+static int mirror_check(struct drain *d, struct window *w, struct errmsg *em)
+{
+	struct chain_iter *it;
+	struct ima_record s;
+	int ret;
+
+	d->k = d->midx;
+	if (!w->kl.n)
+		return 1;
+	ret = chain_iter_open(d->c, d->midx, &it, em);
+	if (ret)
+		return ret;
+	ret = chain_iter_next(it, &s, em);
+	chain_iter_free(it);
+	if (ret < 0)
+		return ret;
+	if (ret && same(&w->kl, 0, &s))
+		return 1;
+	/* not what we left: place from the list's head next time */
+	d->mpos = false;
+	d->k_known = false;
+	return errmsg_set(em, -EAGAIN, "%s: the list changed under a mirror; reading it again",
+			  d->ki.list);
+}
+
+static int open_list(const char *path, int flags, int *fd, struct errmsg *em)
+{
+	int ret = kernel_open_list(path, flags, 5000, fd, em);
+
+	if (ret == -EBUSY)
+		kernel_log_holders();
+	return ret;
+}
+
+static void window_stats(const struct drain *d, const struct window *w, uint64_t t0,
+			 struct drain_stats *st)
+{
+	st->window_us = now_us() - t0;
+	st->kernel_records = w->kl.n;
+	st->list_bytes = w->kl.len;
+	st->durable = chain_durable(d->c);
+}
+
+/* Read, place, store; what the cycle then deletes is up to the flavor. */
+static int read_place_store(struct drain *d, struct window *w, struct drain_stats *st,
+			    bool *placed, struct errmsg *em)
 {
 	int ret;
 
-	klist_free(kl);
-	memset(kl, 0, sizeof(*kl));
-	ret = kernel_read_list(fd, 0, &kl->buf, &kl->len, em);
-	return ret ? ret : klist_split(d, kl, em);
+	*placed = false;
+	ret = window_read(d, w, d->mpos ? d->moff : 0, em);
+	if (ret || !w->kl.n)
+		return ret;
+	io_failpoint("after-read");
+	ret = d->mpos ? mirror_check(d, w, em) : place(d, w, em);
+	if (ret <= 0)
+		return ret;
+	*placed = true;
+	return store_new(d, &w->kl, &st->appended, em);
+}
+
+static int drain_n(struct drain *d, const struct drain_policy *p,
+		   struct drain_stats *st, struct errmsg *em)
+{
+	bool ro = p->mirror || d->ki.mode == KMODE_MIRROR, placed;
+	struct window w;
+	uint64_t t0, dcount = 0;
+	int ret;
+
+	window_init(d, &w);
+	ret = open_list(d->ki.list, ro ? O_RDONLY : O_RDWR, &w.list_fd, em);
+	if (ret)
+		return ret;
+	t0 = now_us();
+	ret = read_place_store(d, &w, st, &placed, em);
+	if (!ret && placed && !ro)
+		dcount = to_delete(d, p, &w.kl);
+	if (dcount)
+		ret = trim(d, w.list_fd, dcount, &st->deleted, em);
+	if (!ret && placed && d->ki.mode == KMODE_MIRROR && w.kl.n) {
+		d->mpos = true;
+		d->moff = w.kl.base + (off_t)w.kl.rec[w.kl.n - 1].off;
+		d->midx = d->k + w.kl.n - 1;
+	}
+	window_stats(d, &w, t0, st);
+	window_close(&w);
+	return ret;
 }
 
 /*
- * The A/D cycle (trimming.md §5): a batch left staged (by a crash) is
- * stored first; otherwise, once the kernel holds enough, "A" stages the
- * whole list. The batch is compared/appended like any list read, then "D".
+ * The A/D cycle (trimming.md §5): one window holds the staged file and the
+ * list. A batch left staged (by a crash, or by someone else) is stored
+ * first; otherwise, once the kernel holds enough, "A" stages the whole
+ * list. The batch and the current list after it are placed and stored as
+ * one list; then "D" frees the batch. The records of the current list stay
+ * in the kernel, stored: the anchor of the next window (§6).
  */
 static int drain_ad(struct drain *d, const struct drain_policy *p,
 		    struct drain_stats *st, struct errmsg *em)
 {
 	char staged[PATH_MAX + 8];
-	struct klist kl = { 0 };
+	struct window w;
 	uint64_t count = 0, t0;
-	int fd = -1, ret;
+	bool placed;
+	int ret;
 
+	window_init(d, &w);
 	snprintf(staged, sizeof(staged), "%s_staged", d->ki.list);
-	ret = kernel_open_list(staged, O_RDWR, 5000, &fd, em);
-	if (ret == -EBUSY)
-		kernel_log_holders();
+	ret = open_list(staged, O_RDWR, &w.staged_fd, em);
+	if (!ret)	/* the same thread may open more writer fds (kernel-interface §4) */
+		ret = open_list(d->ki.list, O_RDWR, &w.list_fd, em);
 	if (ret)
-		return ret;
+		goto out_close;
 	t0 = now_us();
-	ret = read_staged(d, fd, &kl, em);
-	if (!ret && !kl.n && !d->foreign && !kernel_count(&count) &&
-	    count >= p->keep + p->trim_records) {
-		ret = kernel_ops->staged_command(fd, 'A');
+	ret = window_read(d, &w, 0, em);
+	if (!ret && !w.nb && !d->foreign && !kernel_count(&count) &&
+	    count >= drain_threshold(p)) {
+		ret = kernel_ops->staged_command(w.staged_fd, 'A');
 		if (ret == -ENOENT)	/* the list is empty */
 			ret = 0;
 		else if (ret && ret != -EEXIST)
 			ret = errmsg_set(em, ret, "%s: A: %s", staged, strerror(-ret));
-		if (!ret)
-			ret = read_staged(d, fd, &kl, em);
 	}
-	if (ret || !kl.n)
-		goto out;
-	io_failpoint("after-read");
-	ret = compare_and_store(d, &kl, &st->appended, em);
-	if (!ret && !d->foreign && chain_durable(d->c) >= d->k + kl.n) {
-		ret = delete_staged(d, fd, kl.n, em);
-		if (!ret)
-			st->deleted = kl.n;
-	}
-out:
-	close(fd);
-	st->window_us = now_us() - t0;
-	st->kernel_records = kl.n;
-	st->list_bytes = kl.len;
-	st->durable = chain_durable(d->c);
-	klist_free(&kl);
-	if (ret || st->deleted || d->foreign)
-		return ret;
-	/* nothing staged: store what the current list holds, delete nothing */
-	{
-		struct drain_policy q = *p;
-
-		q.mirror = true;
-		return drain_n(d, &q, st, em);
-	}
+	if (!ret)
+		ret = read_place_store(d, &w, st, &placed, em);
+	if (!ret && placed && w.nb && !p->mirror && may_delete(d) &&
+	    chain_durable(d->c) >= d->k + w.nb)
+		ret = delete_staged(d, w.staged_fd, w.nb, &st->deleted, em);
+	window_stats(d, &w, t0, st);
+out_close:
+	window_close(&w);
+	return ret;
 }
 
 static int drain_once(struct drain *d, const struct drain_policy *p,
 		      struct drain_stats *st, struct errmsg *em)
 {
 	memset(st, 0, sizeof(*st));
-	if (d->use_ad && !p->mirror)
+	if (d->use_ad && !p->mirror && d->ki.mode != KMODE_MIRROR)
 		return drain_ad(d, p, st, em);
 	return drain_n(d, p, st, em);
 }
 
-static int drain_n(struct drain *d, const struct drain_policy *p,
-		   struct drain_stats *st, struct errmsg *em)
-{
-	struct klist kl = { 0 };
-	uint64_t t0 = now_us(), dcount = 0;
-	int fd = -1, ret;
-	bool ro = p->mirror || d->ki.mode == KMODE_MIRROR;
-
-	memset(st, 0, sizeof(*st));
-	ret = kernel_open_list(d->ki.list, ro ? O_RDONLY : O_RDWR, 5000, &fd, em);
-	if (ret == -EBUSY)
-		kernel_log_holders();
-	if (ret)
-		return ret;
-	t0 = now_us();
-	ret = read_list(d, fd, &kl, em);
-	if (!ret)
-		ret = klist_split(d, &kl, em);
-	if (ret)
-		goto out;
-	io_failpoint("after-read");
-	ret = compare_and_store(d, &kl, &st->appended, em);
-	if (ret)
-		goto out;
-	dcount = to_delete(d, p, &kl);
-	if (dcount)
-		ret = trim(d, fd, dcount, em);
-	if (!ret && d->ki.mode == KMODE_MIRROR && kl.n) {
-		d->mpos = true;
-		d->moff = kl.base + (off_t)kl.rec[kl.n - 1].off;
-		d->midx = d->k + kl.n - 1;
-	}
-out:
-	close(fd);
-	st->window_us = now_us() - t0;
-	st->kernel_records = kl.n;
-	st->list_bytes = kl.len;
-	st->deleted = ret ? 0 : dcount;
-	st->durable = chain_durable(d->c);
-	klist_free(&kl);
-	return ret;
-}
-
-/* What `imastore status` shows of the daemon (trimming.md §2, §6). */
+/* What `imastore status` shows of the daemon (trimming.md §2, §3, §6). */
 static void write_status(struct drain *d, const struct drain_policy *p,
 			 const struct drain_stats *st, int ret,
 			 const struct errmsg *em)
 {
-	char text[1024 + sizeof(d->status_extra)];
+	char text[1400 + sizeof(d->status_extra)];
 
 	d->deleted_total += st->deleted;
 	snprintf(text, sizeof(text),
 		 "pid=%d\nmode=%s\nbank=%s\nchain=%s\nboot=%s\ntime=%llu\n"
 		 "kernel_records=%llu\nkernel_first_index=%llu\nstored=%llu\n"
-		 "deleted=%llu\ntrimming=%s\nforeign_trimmer=%s\nlast_error=%s\n",
+		 "deleted=%llu\ntrimming=%s\nforeign_trimmer=%s\nplacement=%s\n"
+		 "tpm=%s\nlost=%s\nlast_error=%s\n",
 		 (int)getpid(), kmode_name(d->ki.mode), d->list_bank->name,
 		 chain_meta(d->c)->chain, d->boot_id, (unsigned long long)time(NULL),
 		 (unsigned long long)st->kernel_records,
@@ -570,7 +646,9 @@ static void write_status(struct drain *d, const struct drain_policy *p,
 		 (unsigned long long)d->deleted_total,
 		 p->mirror || d->ki.mode == KMODE_MIRROR ? "off (mirror)" :
 		 d->foreign ? "off (foreign trimmer)" : d->no_n ? "off (N refused)" : "on",
-		 d->foreign ? "yes" : "no", ret ? errmsg_text(em) : "");
+		 d->foreign ? "yes" : "no", d->placement,
+		 d->tpm == TPM_YES ? "yes" : d->tpm == TPM_NO ? "no" : d->linked ? "unknown" : "unused (chain not linked)",
+		 d->lost, ret ? errmsg_text(em) : "");
 	strncat(text, d->status_extra, sizeof(text) - strlen(text) - 1);
 	store_status_write(d->c, text, NULL);
 }

@@ -7,6 +7,8 @@
 #include <sys/types.h>
 
 #include "kernel.h"
+#include "placement.h"
+#include "replay.h"
 #include "store.h"
 
 /* When and how much to delete (trimming.md §4.5). */
@@ -20,6 +22,7 @@ struct drain_policy {
 /* The state one daemon keeps across cycles for the running boot's chain. */
 struct drain {
 	struct chain *c;
+	bool own_chain;		/* c was opened by the drain (an unlinked chain) */
 	const char *boot_id;
 	struct kernel_info ki;
 	const struct hash_alg *list_bank;	/* stored bank, by its mode */
@@ -39,6 +42,14 @@ struct drain {
 	 */
 	char custom_name[IMA_TEMPLATE_NAME_MAX + 1];
 	bool names_seen;
+	/* placement (trimming.md §3) */
+	enum { TPM_UNKNOWN, TPM_YES, TPM_NO } tpm;
+	bool linked;		/* the chain starts from reset PCRs (TPM evidence works) */
+	struct replay *stored;	/* with a TPM: replay of records 0..durable-1 */
+	unsigned evidence;	/* of the last accepted placement */
+	char placement[32];	/* status word: the evidence, ambiguous, beyond */
+	char lost[160];		/* status: records lost to the store */
+	char last_why[200];	/* the last placement message logged */
 	/* more key=value lines for the status file (the daemon's), or "" */
 	char status_extra[256];
 	/* each record appended (index: its place in the boot's list), or NULL */
@@ -56,6 +67,10 @@ struct drain_stats {
 
 void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 		const struct kernel_info *ki, const struct hash_alg *list_bank);
+/* What drain_init() took; the chain may have changed (an unlinked one). */
+void drain_free(struct drain *d);
+/* keep + trim_records, saturating (a huge trim_records means "never"). */
+uint64_t drain_threshold(const struct drain_policy *p);
 /*
  * One cycle of trimming.md §4: read, compare, append, commit, then maybe
  * checkpoint + intended + "D\n" + done. -EBUSY: the list is held by

@@ -8,6 +8,7 @@
 
 #include "full_list.h"
 #include "list_reader.h"
+#include "placement.h"
 
 struct full_list {
 	struct chain *c;
@@ -21,6 +22,7 @@ struct full_list {
 	size_t cap;
 	/* the kernel tail */
 	int kfd;
+	int hold_fd;			/* the stored bank's list, placed and held */
 	struct list_reader *kr;
 	struct chain_iter *overlap;	/* stored records the kernel still holds */
 	uint64_t kindex;		/* chain index of the kernel's next record */
@@ -69,110 +71,98 @@ int record_for_bank(const struct ima_record *rec, const struct chain_meta *m,
 	return n < 0 ? (int)n : 0;
 }
 
-int kernel_first_index(struct chain *c, const char *boot_id, uint64_t *first,
-		       uint64_t *alt, struct errmsg *em)
+/* The daemon holds the list open for writing for short moments. */
+static int open_list(const char *path, int *fd, struct errmsg *em)
 {
-	const struct chain_meta *m = chain_meta(c);
-	enum trim_state st;
-	uint64_t k;
-	int ret;
-
-	*first = *alt = UINT64_MAX;
-	for (unsigned i = 0; i < m->nboots; i++)
-		if (!strcmp(m->boots[i].id, boot_id))
-			*first = m->boots[i].first_index;
-	ret = chain_trim_last(c, boot_id, &k, &st, em);
-	if (ret == -ENOENT)
-		return *first == UINT64_MAX ?
-		       errmsg_set(em, -ENOENT, "boot %s is not in chain %s",
-				  boot_id, m->chain) : 0;
-	if (ret)
-		return ret;
-	if (st == TRIM_DONE) {
-		*first = k;
-	} else {
-		/* a trim was under way: it did or did not happen */
-		uint64_t done;
-
-		ret = chain_trim_last_done(c, boot_id, &done, em);
-		if (ret && ret != -ENOENT)
-			return ret;
-		*alt = ret ? *first : done;
-		*first = k;
-	}
-	return 0;
-}
-
-static int open_kernel(struct full_list *fl, struct errmsg *em)
-{
-	struct list_reader_opts lo = { .bank = fl->bank, .path = fl->o.kernel_list };
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 
-	/* the daemon holds the list open for writing for short moments */
 	for (int i = 0; i < 100; i++) {
-		fl->kfd = open(fl->o.kernel_list, O_RDONLY | O_CLOEXEC);
-		if (fl->kfd >= 0 || errno != EBUSY)
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd >= 0 || errno != EBUSY)
 			break;
 		nanosleep(&ts, NULL);
 	}
-	if (fl->kfd < 0)
-		return errmsg_set(em, -errno, "%s: %s", fl->o.kernel_list, strerror(errno));
-	return list_reader_open(&fl->kr, fl->kfd, &lo, em);
+	return *fd < 0 ? errmsg_set(em, -errno, "%s: %s", path, strerror(errno)) : 0;
 }
 
-/* The kernel's head must be the stored records it overlaps, byte for byte. */
+/* The output bank's list, read from its head. */
+static int open_kernel(struct full_list *fl, struct errmsg *em)
+{
+	struct list_reader_opts lo = { .bank = fl->bank, .path = fl->o.kernel_list };
+	int ret = open_list(fl->o.kernel_list, &fl->kfd, em);
+
+	return ret ? ret : list_reader_open(&fl->kr, fl->kfd, &lo, em);
+}
+
+/* A kernel list on a fd as placement's kernel_head (read again by lseek). */
+struct fd_head {
+	int fd;
+	const struct hash_alg *bank;
+	const char *path;
+	struct list_reader *r;
+};
+
+static int fd_rewind(void *arg, struct errmsg *em)
+{
+	struct fd_head *h = arg;
+	struct list_reader_opts lo = { .bank = h->bank, .path = h->path };
+
+	list_reader_free(h->r);
+	h->r = NULL;
+	if (lseek(h->fd, 0, SEEK_SET) < 0)
+		return errmsg_set(em, -errno, "%s: lseek: %s", h->path, strerror(errno));
+	return list_reader_open(&h->r, h->fd, &lo, em);
+}
+
+static int fd_next(void *arg, struct ima_record *rec, struct errmsg *em)
+{
+	struct fd_head *h = arg;
+
+	return h->r ? list_reader_next(h->r, rec, em) : 0;
+}
+
+/*
+ * Place the kernel's list of the stored bank (trimming.md §3, structural
+ * evidence): held open for reading, it keeps the daemon from deleting
+ * while the chain is brought up to date and the list is placed.
+ */
 static int place_kernel(struct full_list *fl, struct errmsg *em)
 {
-	uint64_t first, alt;
+	const struct chain_meta *m = chain_meta(fl->c);
+	struct fd_head h = { .fd = -1, .bank = m->bank };
+	struct kernel_head kh = { fd_rewind, fd_next, &h, true };
+	struct placement pl;
 	int ret;
 
-	ret = kernel_first_index(fl->c, fl->o.boot_id, &first, &alt, em);
+	h.path = fl->o.placement_list ? fl->o.placement_list : fl->o.kernel_list;
+	ret = open_list(h.path, &h.fd, em);
+	if (!ret)
+		ret = chain_refresh(fl->c, em);
+	if (!ret)
+		ret = place_in_chain(fl->c, fl->o.boot_id, &kh, NULL, NULL, &pl, em);
+	list_reader_free(h.r);
 	if (ret)
-		return ret;
-	if (alt != UINT64_MAX) {
-		/* pick the candidate whose stored record equals the kernel's head */
-		struct ima_record k, s;
-		struct chain_iter *it;
-		uint64_t pick = first;
-
-		ret = list_reader_next(fl->kr, &k, em);
-		if (ret < 0)
-			return ret;
-		if (ret > 0 && first < chain_durable(fl->c) &&
-		    !chain_iter_open(fl->c, first, &it, NULL)) {
-			uint8_t *copy = malloc(k.raw_len);
-
-			if (!copy) {
-				chain_iter_free(it);
-				return -ENOMEM;
-			}
-			memcpy(copy, k.raw, k.raw_len);
-			if (chain_iter_next(it, &s, NULL) <= 0 || s.raw_len != k.raw_len ||
-			    memcmp(s.raw, copy, k.raw_len))
-				pick = alt;
-			free(copy);
-			chain_iter_free(it);
-		}
-		/* reopen: the first record was consumed */
-		list_reader_free(fl->kr);
-		close(fl->kfd);
-		fl->kr = NULL;
-		ret = open_kernel(fl, em);
-		if (ret)
-			return ret;
-		first = pick;
+		goto out;
+	if (pl.result == PLACE_AMBIGUOUS) {
+		ret = errmsg_set(em, -EBADMSG, "cannot place the kernel's list in chain %s: %s",
+				 m->chain, pl.why);
+		goto out;
 	}
-	if (first > chain_durable(fl->c))
-		return errmsg_set(em, -ENODATA,
-				  "the kernel's list starts at record %llu but the store has only %llu: records %llu..%llu are lost",
-				  (unsigned long long)first,
-				  (unsigned long long)chain_durable(fl->c),
-				  (unsigned long long)chain_durable(fl->c),
-				  (unsigned long long)first - 1);
-	fl->kindex = first;
-	if (first < chain_durable(fl->c))
-		return chain_iter_open(fl->c, first, &fl->overlap, em);
-	return 0;
+	if (pl.result == PLACE_BEYOND) {
+		ret = errmsg_set(em, -ENODATA, "%s: records from %llu on are lost to chain %s",
+				 pl.why, (unsigned long long)chain_durable(fl->c), m->chain);
+		goto out;
+	}
+	fl->hold_fd = h.fd;
+	h.fd = -1;
+	fl->kindex = pl.k;
+	ret = open_kernel(fl, em);
+	if (!ret && pl.k < chain_durable(fl->c))
+		ret = chain_iter_open(fl->c, pl.k, &fl->overlap, em);
+out:
+	if (h.fd >= 0)
+		close(h.fd);
+	return ret;
 }
 
 int full_list_open(struct chain *c, const struct full_list_opts *o,
@@ -191,6 +181,7 @@ int full_list_open(struct chain *c, const struct full_list_opts *o,
 	fl->c = c;
 	fl->o = *o;
 	fl->kfd = -1;
+	fl->hold_fd = -1;
 	fl->bank = o->bank ? o->bank : chain_meta(c)->bank;
 	fl->next = o->from;
 	fl->end = o->count ? o->from + o->count : UINT64_MAX;
@@ -202,11 +193,8 @@ int full_list_open(struct chain *c, const struct full_list_opts *o,
 	}
 	ret = chain_iter_open(c, o->from < chain_durable(c) ? o->from : chain_durable(c),
 			      &fl->it, em);
-	if (!ret && o->kernel_list) {
-		ret = open_kernel(fl, em);
-		if (!ret)
-			ret = place_kernel(fl, em);
-	}
+	if (!ret && o->kernel_list)
+		ret = place_kernel(fl, em);
 	if (ret)
 		goto err;
 	*out = fl;
@@ -292,6 +280,8 @@ void full_list_free(struct full_list *fl)
 	list_reader_free(fl->kr);
 	if (fl->kfd >= 0)
 		close(fl->kfd);
+	if (fl->hold_fd >= 0)
+		close(fl->hold_fd);
 	hash_ctx_free(fl->ctx);
 	free(fl->buf);
 	free(fl);

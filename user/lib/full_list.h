@@ -14,6 +14,9 @@ struct full_list_opts {
 	uint64_t from;			/* first record index */
 	uint64_t count;			/* at most this many; 0: all */
 	const char *kernel_list;	/* kernel's binary list of `bank`; NULL: none */
+	/* the kernel's list of the stored bank, where placement reads; NULL:
+	 * kernel_list (the output bank is the stored one) */
+	const char *placement_list;
 	const char *boot_id;		/* the boot that kernel list belongs to */
 };
 
@@ -36,8 +39,5 @@ int record_for_bank(const struct ima_record *rec, const struct chain_meta *m,
 		    const struct hash_alg *bank, struct hash_ctx **ctx,
 		    uint8_t *out, struct ima_record *res, struct errmsg *em);
 
-/* Where the kernel's first record sits in the chain (trims.log, boots=). */
-int kernel_first_index(struct chain *c, const char *boot_id, uint64_t *first,
-		       uint64_t *alt, struct errmsg *em);
 
 #endif

@@ -97,12 +97,20 @@ static int take_lock(struct store *s, struct errmsg *em)
 					  pid[0] ? ")" : "");
 		return errmsg_set(em, -err, "%s/lock: %s", s->dir, strerror(err));
 	}
-	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (store_io->ftruncate(fd, 0) || io_write_all(fd, pid, (size_t)n, 0)) {
+	s->lockfd = fd;
+	store_lock_note_pid(s);
+	return 0;
+}
+
+void store_lock_note_pid(struct store *s)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+	if (s->lockfd < 0 || store_io->ftruncate(s->lockfd, 0) ||
+	    io_write_all(s->lockfd, pid, (size_t)n, 0)) {
 		/* only informative: the flock is what counts */
 	}
-	s->lockfd = fd;
-	return 0;
 }
 
 int store_open(struct store **out, const char *dir, unsigned flags,
@@ -224,6 +232,38 @@ static int link_boot(struct store *s, const char *boot, const char *chain,
 	snprintf(target, sizeof(target), "../chains/%s", chain);
 	if (store_io->symlinkat(target, bfd, boot) && errno != EEXIST)
 		ret = errmsg_set(em, -errno, "boots/%s: %s", boot, strerror(errno));
+	if (!ret)
+		ret = store_fsync_dir(bfd, em, "boots");
+	close(bfd);
+	return ret;
+}
+
+int chain_refresh(struct chain *c, struct errmsg *em)
+{
+	return c->segfd >= 0 ? 0 : chain_load_segments(c, em);
+}
+
+struct store *chain_store(const struct chain *c)
+{
+	return c->s;
+}
+
+/* A new link beside the old one, renamed over it, the directory fsync'ed. */
+int store_relink_boot(struct chain *c, const char *boot_id, struct errmsg *em)
+{
+	char target[STORE_ID_MAX + 16], tmp[STORE_ID_MAX + 8];
+	int bfd, ret;
+
+	if (!id_ok(boot_id))
+		return errmsg_set(em, -EINVAL, "bad boot id '%s'", boot_id);
+	ret = store_open_dir(c->s, c->s->dirfd, "boots", true, &bfd, em);
+	if (ret)
+		return ret;
+	snprintf(target, sizeof(target), "../chains/%s", c->meta.chain);
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", boot_id);
+	unlinkat(bfd, tmp, 0);
+	if (store_io->symlinkat(target, bfd, tmp) || renameat(bfd, tmp, bfd, boot_id))
+		ret = errmsg_set(em, -errno, "boots/%s: %s", boot_id, strerror(errno));
 	if (!ret)
 		ret = store_fsync_dir(bfd, em, "boots");
 	close(bfd);

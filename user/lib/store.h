@@ -35,6 +35,8 @@ struct chain;
 int store_open(struct store **out, const char *dir, unsigned flags,
 	       struct errmsg *em);
 void store_close(struct store *s);
+/* Write this process's pid into STORE/lock again (after fork or daemon()). */
+void store_lock_note_pid(struct store *s);
 /* Start a new segment once the active one is this large (default 64 MiB). */
 void store_set_segment_size(struct store *s, uint64_t bytes);
 const char *store_dir(const struct store *s);
@@ -56,6 +58,11 @@ struct chain_meta {
 		uint64_t first_index;
 	} boots[STORE_BOOTS_MAX];
 	uint64_t created;
+	/* how the chain began (trimming.md §3.3): fresh, kexec, headless,
+	 * unlinked; "" in chains older than the word */
+	char origin[16];
+	/* unlinked: CHAIN@INDEX, the chain and index the records came after */
+	char after[STORE_ID_MAX + 24];
 };
 
 /*
@@ -75,6 +82,21 @@ int store_chain_open(struct store *s, const char *id, struct chain **out,
 /* Chain ids, newest first by creation time. Caller frees with free(). */
 int store_chain_list(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
 		     struct errmsg *em);
+
+/*
+ * A reader's view of the chain brought up to date (segments and durable end
+ * as they are now); for a writer a no-op.
+ */
+int chain_refresh(struct chain *c, struct errmsg *em);
+
+/* The store a chain belongs to. */
+struct store *chain_store(const struct chain *c);
+
+/*
+ * Point boots/BOOT_ID at chain `c` (an unlinked chain taking over the rest
+ * of a boot from the chain it was linked to). Writer only.
+ */
+int store_relink_boot(struct chain *c, const char *boot_id, struct errmsg *em);
 
 /* Add a boot (kexec) to a chain: its link, and meta boots=. Writer only. */
 int chain_add_boot(struct chain *c, const char *boot_id, uint64_t first_index,

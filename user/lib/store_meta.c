@@ -88,6 +88,14 @@ static int parse_line(struct chain_meta *m, char *line)
 		return parse_boots(m, v);
 	} else if (!strcmp(line, "created")) {
 		m->created = strtoull(v, NULL, 10);
+	} else if (!strcmp(line, "origin")) {
+		if (strlen(v) >= sizeof(m->origin))
+			return -EBADMSG;
+		strcpy(m->origin, v);
+	} else if (!strcmp(line, "after")) {
+		if (strlen(v) >= sizeof(m->after))
+			return -EBADMSG;
+		strcpy(m->after, v);
 	}
 	/* digest_size is derived from bank; unknown keys: ignored */
 	return 0;
@@ -151,6 +159,10 @@ static int meta_format(const struct chain_meta *m, char *buf, size_t len)
 		OUT("%s%s@%" PRIu64, i ? "," : "", m->boots[i].id,
 		    m->boots[i].first_index);
 	OUT("\ncreated=%" PRIu64 "\n", m->created);
+	if (m->origin[0])
+		OUT("origin=%s\n", m->origin);
+	if (m->after[0])
+		OUT("after=%s\n", m->after);
 #undef OUT
 	return (int)pos;
 }
