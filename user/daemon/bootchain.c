@@ -162,36 +162,59 @@ static int create_chain(struct store *s, const struct kernel_info *ki,
  * The kernel's list for a boot without a chain, the PCRs read after it and
  * the list read again (trimming.md §3.1.3), then placement decides (§3.3).
  */
+/* The staged batch (if any) and then the list: the kernel's whole list. */
+static int read_kernel(const struct kernel_info *ki, struct klist *kl, struct errmsg *em)
+{
+	char staged[PATH_MAX + 8];
+	int fd = -1, ret = 0;
+
+	klist_free(kl);
+	klist_init(kl, ki->list, ki->bank->size, LIST_ENDIAN_AUTO);
+	snprintf(staged, sizeof(staged), "%s_staged", ki->list);
+	if (ki->mode == KMODE_AD || ki->mode == KMODE_AD_ONLY) {
+		ret = kernel_open_list(staged, O_RDONLY, 5000, &fd, em);
+		if (!ret)
+			ret = klist_read(kl, fd, 0, em);
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	if (!ret)
+		ret = kernel_open_list(ki->list, O_RDONLY, 5000, &fd, em);
+	if (!ret)
+		ret = klist_read(kl, fd, 0, em);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/*
+ * The kernel's list for a boot without a chain, the PCRs read after it and
+ * the list read again (trimming.md §3.1.3), then placement decides (§3.3).
+ */
 static int place_boot(struct store *s, const struct kernel_info *ki,
 		      struct boot_placement *bp, struct errmsg *em)
 {
-	struct klist kl;
+	struct klist kl = { 0 };
 	struct kernel_head kh;
 	struct place_tpm t = { 0 }, *tp = NULL;
 	struct pcr_set pcrs;
 	struct errmsg tem = { "" };
 	size_t n0;
-	int fd = -1, ret;
+	int ret;
 
-	klist_init(&kl, ki->list, ki->bank->size, LIST_ENDIAN_AUTO);
-	ret = kernel_open_list(ki->list, O_RDONLY, 5000, &fd, em);
-	if (!ret)
-		ret = klist_read(&kl, fd, 0, em);
+	ret = read_kernel(ki, &kl, em);
 	n0 = kl.n;
 	if (!ret && kernel_ops->read_pcrs && !kernel_ops->read_pcrs(1u << 10, &pcrs, &tem)) {
 		t.pcrs = &pcrs;
 		tp = &t;
-		klist_free(&kl);
-		klist_init(&kl, ki->list, ki->bank->size, LIST_ENDIAN_AUTO);
-		ret = klist_read(&kl, fd, 0, em);
+		ret = read_kernel(ki, &kl, em);
 		t.more = kl.n > n0 ? kl.n - n0 : 0;
 	}
 	if (!ret) {
-		klist_head(&kl, &kh, ki->mode != KMODE_AD_ONLY);
+		klist_head(&kl, &kh);
 		ret = place_new_boot(s, ki->bank, &kh, tp, bp, em);
 	}
-	if (fd >= 0)
-		close(fd);
 	klist_free(&kl);
 	return ret;
 }

@@ -240,7 +240,7 @@ static int place(struct drain *d, struct window *w, struct errmsg *em)
 	size_t n0 = w->kl.n;
 	int ret;
 
-	klist_head(&w->kl, &kh, d->ki.mode != KMODE_AD_ONLY);
+	klist_head(&w->kl, &kh);
 	ret = read_tpm(d, &pcrs, em);
 	if (!ret) {
 		ret = stored_replay(d, em);

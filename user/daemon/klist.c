@@ -111,12 +111,11 @@ static int head_next(void *arg, struct ima_record *rec, struct errmsg *em)
 	return ret ? ret : 1;
 }
 
-void klist_head(struct klist *kl, struct kernel_head *kh, bool dedup)
+void klist_head(struct klist *kl, struct kernel_head *kh)
 {
 	kh->rewind = head_rewind;
 	kh->next = head_next;
 	kh->arg = kl;
-	kh->dedup = dedup;
 }
 
 void klist_free(struct klist *kl)

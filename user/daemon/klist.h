@@ -32,7 +32,7 @@ int klist_read(struct klist *kl, int fd, off_t from, struct errmsg *em);
 int klist_parse(const struct klist *kl, size_t i, struct ima_record *rec,
 		struct errmsg *em);
 /* The records as a kernel_head for placement (rewind + next). */
-void klist_head(struct klist *kl, struct kernel_head *kh, bool dedup);
+void klist_head(struct klist *kl, struct kernel_head *kh);
 void klist_free(struct klist *kl);
 
 #endif

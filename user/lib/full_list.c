@@ -130,7 +130,7 @@ static int place_kernel(struct full_list *fl, struct errmsg *em)
 {
 	const struct chain_meta *m = chain_meta(fl->c);
 	struct fd_head h = { .fd = -1, .bank = m->bank };
-	struct kernel_head kh = { fd_rewind, fd_next, &h, true };
+	struct kernel_head kh = { fd_rewind, fd_next, &h };
 	struct placement pl;
 	int ret;
 

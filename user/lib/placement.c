@@ -118,7 +118,7 @@ static int aligned_at(struct chain *c, const struct kernel_head *kh, uint64_t j,
 			break;
 		}
 		a->overlap++;
-		a->anchored |= kh->dedup && !ima_record_is_violation(&k);
+		a->anchored |= !ima_record_is_violation(&k);
 	}
 	chain_iter_free(it);
 	if (ret < 0)

@@ -22,8 +22,6 @@ struct kernel_head {
 	/* the next record: 1, 0 at the end, < 0 error */
 	int (*next)(void *arg, struct ima_record *rec, struct errmsg *em);
 	void *arg;
-	/* the kernel keeps a duplicate table (no ima_flush_htable) */
-	bool dedup;
 };
 
 /* TPM evidence (§3.1.3); a NULL pointer to it means "no TPM". */
