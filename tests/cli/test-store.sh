@@ -119,8 +119,14 @@ check "import: a new boot_aggregate on a chain is refused" \
 python3 "$LISTTOOL" mutate "$list" 32 "$tmp/bad" data 3
 check "import: a record that does not hash to its digest is refused" \
 	eval '! "$IM" import --store "$st" --boot c "$tmp/bad" 2>"$tmp/err" && grep -q "record 3" "$tmp/err"'
-check "import: nothing of a refused list is kept" \
-	eval '! "$IM" export --store "$st" --boot c >/dev/null 2>&1 || [ ! -s "$("$IM" export --store "$st" --boot c 2>/dev/null | head -c1)" ]'
+check "import: nothing of a refused list is kept (no chain or boot c, b unchanged)" \
+	python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert [c["chain"] for c in s["chains"]] == ["b"], s["chains"]
+assert [b["boot"] for b in s["chains"][0]["boots"]] == ["b"], s["chains"]
+assert s["chains"][0]["records"] == int(sys.argv[1]), s["chains"]
+' "$n" < <("$IM" status --store "$st" --json)
 check "status --json parses and counts the records" \
 	python3 -c '
 import json, sys
