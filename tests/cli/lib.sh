@@ -13,6 +13,10 @@ check() {	# check DESCRIPTION CMD...: CMD's status is the verdict
 	fi
 }
 
+# quiet CMD...: CMD with its output discarded (as check's CMD: a redirection
+# after `check ...` would hide the FAIL line too)
+quiet() { "$@" >/dev/null 2>&1; }
+
 # exits_with STREAM STATUS MESSAGE CMD...: CMD exits with exactly STATUS
 # (1..127) and its STREAM (stdout or stderr) contains MESSAGE (a fixed
 # string); otherwise says what CMD did. A death by a signal (status >= 128)
