@@ -1,12 +1,14 @@
 #!/bin/bash
 # Runs every test suite (or those named: unit asan valgrind fuzz cli guest)
-# and ends with one line "N passed, N failed". Real-kernel tests never skip
-# silently: without qemu or a kernel they fail, unless IMASTORE_SKIP_GUEST=1.
+# and ends with one line "N passed, N failed, N skipped". Real-kernel tests
+# never skip silently: without qemu or a kernel they fail, unless
+# IMASTORE_SKIP_GUEST=1. A cmocka test that skips is a failure too, unless
+# IMASTORE_ALLOW_SKIP=1 (local runs without root: docs/testing.md).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build}
 suites=${*:-unit asan valgrind fuzz cli guest}
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 failures=()
 
 result() {	# result NAME STATUS
@@ -17,16 +19,38 @@ result() {	# result NAME STATUS
 	fi
 }
 
-run_cmocka() {	# run_cmocka DIR [WRAPPER...]
-	local dir=$1; shift
+# skips NAME LOG: each test cmocka's LOG lists as skipped is printed and
+# counted, and is a failure unless IMASTORE_ALLOW_SKIP=1
+skips() {
 	local t
-	for t in "$dir"/tests/test_*; do
-		[ -x "$t" ] || continue
+	while read -r t; do
+		skipped=$((skipped + 1))
+		if [ "${IMASTORE_ALLOW_SKIP:-0}" = 1 ]; then
+			echo "skip - $1: $t (IMASTORE_ALLOW_SKIP=1)"
+		else
+			result "$1: $t SKIPPED (IMASTORE_ALLOW_SKIP=1 accepts that)" 1
+		fi
+	done < <(awk '/^\[  SKIPPED \] [^ ]+$/ && !seen[$4]++ { print $4 }' "$2")
+}
+
+# run_cmocka DIR [WRAPPER...]: DIR/tests/test_X for each tests/unit/test_X.c
+# (one not built is a failure)
+run_cmocka() {
+	local dir=$1; shift
+	local src t name st
+	for src in tests/unit/test_*.c; do
+		t=$dir/tests/$(basename "$src" .c)
+		name="$(basename "$t")${2:+ ($1)}"
+		if [ ! -x "$t" ]; then
+			result "$name: $t not built" 1
+			continue
+		fi
 		"$@" "$t" >"$t.log" 2>&1
-		local st=$?
-		grep -E '^\[  (PASSED|FAILED)  \]' "$t.log"
+		st=$?
+		grep -E '^\[  (PASSED  |FAILED  |SKIPPED )\] [0-9]' "$t.log"
 		[ $st = 0 ] || tail -40 "$t.log"
-		result "$(basename "$t")${2:+ ($1)}" $st
+		result "$name" $st
+		skips "$name" "$t.log"
 	done
 }
 
@@ -72,5 +96,5 @@ for s in $suites; do
 done
 echo
 [ ${#failures[@]} = 0 ] || printf 'failed: %s\n' "${failures[@]}"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
