@@ -33,14 +33,15 @@ skips() {
 	done < <(awk '/^\[  SKIPPED \] [^ ]+$/ && !seen[$4]++ { print $4 }' "$2")
 }
 
-# run_cmocka DIR [WRAPPER...]: DIR/tests/test_X for each tests/unit/test_X.c
-# (one not built is a failure)
+# run_cmocka DIR LABEL [WRAPPER...]: DIR/tests/test_X for each
+# tests/unit/test_X.c (one not built is a failure), named "test_X (LABEL)"
 run_cmocka() {
-	local dir=$1; shift
+	local dir=$1 label=$2
+	shift 2
 	local src t name st
 	for src in tests/unit/test_*.c; do
 		t=$dir/tests/$(basename "$src" .c)
-		name="$(basename "$t")${2:+ ($1)}"
+		name=$(basename "$t")${label:+ ($label)}
 		if [ ! -x "$t" ]; then
 			result "$name: $t not built" 1
 			continue
@@ -58,16 +59,16 @@ for s in $suites; do
 	echo "== $s"
 	case $s in
 	unit)
-		run_cmocka "$OUT" ;;
+		run_cmocka "$OUT" "" ;;
 	asan)
 		make --no-print-directory asan-test >/tmp/imastore-asan-build.log 2>&1
 		st=$?
 		[ $st = 0 ] || tail -30 /tmp/imastore-asan-build.log
 		result "asan/ubsan build" $st
 		[ $st = 0 ] && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_cmocka build-asan ;;
+			UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 run_cmocka build-asan asan ;;
 	valgrind)
-		run_cmocka "$OUT" valgrind -q --error-exitcode=99 --leak-check=full \
+		run_cmocka "$OUT" valgrind valgrind -q --error-exitcode=99 --leak-check=full \
 			--errors-for-leak-kinds=definite --trace-children=no ;;
 	fuzz)
 		make --no-print-directory fuzz-brief
