@@ -55,6 +55,28 @@ run_cmocka() {
 	done
 }
 
+# run_guest DIR: each DIR/test-*.sh; a failure if there is none, or if one
+# exits 0 without a last "N passed, 0 failed" line with N > 0
+run_guest() {
+	local scripts=("$1"/test-*.sh) t st log sum
+	if [ ! -e "${scripts[0]}" ]; then
+		result "guest tests: no $1/test-*.sh" 1
+		return
+	fi
+	log=$(mktemp)
+	for t in "${scripts[@]}"; do
+		OUT=$OUT "$t" | tee "$log"
+		st=${PIPESTATUS[0]}
+		sum=$(grep -E '[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+		if [ "$st" = 0 ] && ! [[ $sum =~ (^|[^0-9])[1-9][0-9]*\ passed,\ 0\ failed$ ]]; then
+			echo "$t: exit 0 but no 'N passed, 0 failed' line with N > 0 (last: '$sum')"
+			st=1
+		fi
+		result "$(basename "$t" .sh)" "$st"
+	done
+	rm -f "$log"
+}
+
 for s in $suites; do
 	echo "== $s"
 	case $s in
@@ -85,12 +107,7 @@ for s in $suites; do
 			result "guest tests (skipped on request)" 1
 			continue
 		fi
-		for t in tests/guest/test-*.sh; do
-			[ -e "$t" ] || continue
-			OUT=$OUT "$t"
-			st=$?
-			result "$(basename "$t" .sh)" $st
-		done ;;
+		run_guest tests/guest ;;
 	*)
 		echo "unknown suite $s"; result "$s" 1 ;;
 	esac
