@@ -1,5 +1,6 @@
 #!/bin/bash
-# Runs every test suite (or those named: unit asan valgrind fuzz cli guest)
+# Runs every test suite (or those named: unit asan valgrind fuzz cli realfs
+# guest)
 # and ends with one line "N passed, N failed, N skipped". Real-kernel tests
 # never skip silently: without qemu or a kernel they fail, unless
 # IMASTORE_SKIP_GUEST=1. A cmocka test that skips is a failure too, unless
@@ -7,7 +8,7 @@
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-build}
-suites=${*:-unit asan valgrind fuzz cli guest}
+suites=${*:-unit asan valgrind fuzz cli realfs guest}
 passed=0 failed=0 skipped=0
 failures=()
 
@@ -101,6 +102,9 @@ for s in $suites; do
 			st=$?	# before "$(...)" below resets $?
 			result "$(basename "$t" .sh)" $st
 		done ;;
+	realfs)
+		OUT=$OUT tests/store/test-realfs.sh
+		result "test-realfs" $? ;;
 	guest)
 		if [ "${IMASTORE_SKIP_GUEST:-0}" = 1 ]; then
 			echo "IMASTORE_SKIP_GUEST=1: real-kernel tests NOT run"
