@@ -13,7 +13,7 @@
 #include "kernel_ima.h"
 #include "log.h"
 
-static int real_open_list(const char *path, int flags)
+int kernel_real_open_list(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC);
 
@@ -43,7 +43,7 @@ static int real_staged_command(int fd, char cmd)
 }
 
 const struct kernel_ops kernel_ops_default = {
-	.open_list = real_open_list,
+	.open_list = kernel_real_open_list,
 	.delete_oldest = real_delete_oldest,
 	.staged_command = real_staged_command,
 };
