@@ -36,7 +36,9 @@ LIB_SRCS := $(sort $(wildcard user/lib/*.c))
 CLI_SRCS := $(sort $(wildcard user/imastore.c user/cli.c user/cmd_*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 
-DAEMON_SRCS := $(sort $(wildcard user/imastored.c user/daemon/*.c))
+# the daemon's code, libimastored.a: imastored (main: user/imastored.c) and
+# the unit tests link it
+DAEMON_SRCS := $(sort $(wildcard user/daemon/*.c))
 SYSTEMDUNITDIR ?= /lib/systemd/system
 
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
@@ -66,19 +68,21 @@ $(OUT)/libimastore.a: $(LIB_OBJS)
 $(OUT)/imastore: $(CLI_OBJS) $(OUT)/libimastore.a
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(DAEMON_OBJS): $(wildcard user/daemon/*.h)
+$(DAEMON_OBJS) $(OUT)/user/imastored.o: $(wildcard user/daemon/*.h)
 
-$(OUT)/imastored: $(DAEMON_OBJS) $(OUT)/libimastore.a
+$(OUT)/libimastored.a: $(DAEMON_OBJS)
+	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(OUT)/imastored: $(OUT)/user/imastored.o $(OUT)/libimastored.a $(OUT)/libimastore.a
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# the daemon's unit test compiles the daemon's sources in
-$(OUT)/tests/test_daemon_drain: $(wildcard user/daemon/*.c user/daemon/*.h)
-$(OUT)/tests/test_tail: user/daemon/tail.c user/daemon/tail.h user/daemon/log.c
-
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastore.a $(wildcard tests/unit/*.h)
+# Every unit test links the daemon's library, then the one it uses (only
+# the members a test needs are taken); daemon headers: "daemon/drain.h".
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastored.a $(OUT)/libimastore.a \
+		$(wildcard tests/unit/*.h user/daemon/*.h)
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(OUT)/libimastore.a \
-		$(PKG_LIBS) -lcmocka
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -Iuser -Itests/unit -o $@ $< \
+		$(OUT)/libimastored.a $(OUT)/libimastore.a $(PKG_LIBS) -lcmocka
 
 # BPF: clang -> .bpf.o -> bpftool skeleton (libbpf-tools' chain).
 $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) vmlinux/vmlinux.h
@@ -103,7 +107,7 @@ DEB_PKGS := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev 
 	zlib1g-dev libssl-dev openssl libtss2-dev libtss2-tcti-swtpm0 libcmocka-dev \
 	libfuse3-dev swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
 	libclang-rt-14-dev scdoc tpm2-tools keyutils cpio gzip xz-utils zstd valgrind \
-	e2fsprogs attr python3 ca-certificates time libisal-dev flex bison bc
+	e2fsprogs xfsprogs btrfs-progs attr python3 ca-certificates time libisal-dev flex bison bc
 deps:
 	@tests/deps.sh $(DEB_PKGS)
 

@@ -14,11 +14,11 @@ for c in $cmds; do
 	check "$c --help has a Usage line" grep -q "^Usage: imastore $c" <<<"$out"
 	check "$c --help states the exit status" grep -q "^Exit status:" <<<"$out"
 	check "$c is in the man page synopsis" grep -q "^\*imastore $c\*" "$MAN"
-	"$IM" "$c" --no-such-option >/dev/null 2>&1
-	check "$c with a bad option exits 2" test $? = 2
+	check_fails "$c with a bad option exits 2 naming it" \
+		2 "$c: unrecognized option '--no-such-option'" "$IM" "$c" --no-such-option
 done
-"$IM" no-such-command >/dev/null 2>&1
-check "an unknown command exits 2" test $? = 2
+check_fails "an unknown command exits 2 naming it" \
+	2 "unknown command 'no-such-command'" "$IM" no-such-command
 check "the man page builds" test -s "${OUT:-build}/man/imastore.1"
 check "the man page states the exit codes" grep -q "^# EXIT STATUS" "$MAN"
 finish "help"

@@ -94,12 +94,13 @@ PY
 	for p in "$d"/pcrs-*.txt; do a=${p##*/pcrs-}; pcrs+=(--pcrs "${a%.txt},$p"); done
 	check "$name: verify --store (store + kernel tail) matches the guest's PCRs" \
 		"$IM" verify -q --store "$st" "${pcrs[@]}"
-	check "$name: verify --store --no-kernel does not" \
-		eval '! "$IM" verify -q --store "$st" --no-kernel "${pcrs[@]}"'
+	check_finds "$name: verify --store --no-kernel does not" \
+		1 "result: MISMATCH" "$IM" verify --store "$st" --no-kernel "${pcrs[@]}"
 	# a kernel list that does not continue the store is refused
 	cp "$tmp/head.1" "$tmp/sfs-$name/binary_runtime_measurements_sha256"
-	check "$name: export refuses a kernel list that does not continue the store" \
-		eval '! "$IM" export --store "$st" >/dev/null 2>&1'
+	check_fails "$name: export refuses a kernel list that does not continue the store" \
+		2 "record 0 differs between the store and the kernel's list $tmp/sfs-$name/binary_runtime_measurements_sha256: the kernel's list is not the continuation of this chain" \
+		"$IM" export --store "$st"
 	unset IMASTORE_BOOT_ID_FILE IMASTORE_SECURITYFS
 done
 
@@ -109,18 +110,31 @@ list=$d/binary_runtime_measurements_sha256
 n=$(python3 "$LISTTOOL" count "$list" 32)
 split_list "$list" 32 "$tmp/p" 5
 st=$tmp/refuse
-check "import: a list not starting with boot_aggregate on an empty chain is refused" \
-	eval '! "$IM" import --store "$st" --boot b "$tmp/p.1" 2>/dev/null'
+check_fails "import: a list not starting with boot_aggregate on an empty chain is refused" \
+	2 "the chain of boot b is empty and this list does not start with boot_aggregate" \
+	"$IM" import --store "$st" --boot b "$tmp/p.1"
 "$IM" import --store "$st" --boot b "$tmp/p.0" "$tmp/p.1"
-check "import: the same piece again is an overlap" \
-	eval '! "$IM" import --store "$st" --boot b "$tmp/p.1" 2>"$tmp/err" && grep -q "already stored" "$tmp/err"'
-check "import: a new boot_aggregate on a chain is refused" \
-	eval '! "$IM" import --store "$st" --boot b "$tmp/p.0" 2>/dev/null'
+check_fails "import: the same piece again is an overlap" \
+	2 "its first $((n - 5)) records are records 5..$((n - 1)), already stored" \
+	"$IM" import --store "$st" --boot b "$tmp/p.1"
+check_fails "import: a new boot_aggregate on a chain is refused" \
+	2 "starts with boot_aggregate, a new boot, but the chain of boot b has $n records" \
+	"$IM" import --store "$st" --boot b "$tmp/p.0"
 python3 "$LISTTOOL" mutate "$list" 32 "$tmp/bad" data 3
-check "import: a record that does not hash to its digest is refused" \
-	eval '! "$IM" import --store "$st" --boot c "$tmp/bad" 2>"$tmp/err" && grep -q "record 3" "$tmp/err"'
-check "import: nothing of a refused list is kept" \
-	eval '! "$IM" export --store "$st" --boot c >/dev/null 2>&1 || [ ! -s "$("$IM" export --store "$st" --boot c 2>/dev/null | head -c1)" ]'
+off=$(python3 "$LISTTOOL" offsets "$list" 32 | awk 'NR == 4 { print $1 }')
+check_fails "import: a record that does not hash to its digest is refused" \
+	2 "$tmp/bad: record 3 at byte offset $off: its template data does not hash to its template digest; nothing of this list is kept" \
+	"$IM" import --store "$st" --boot c "$tmp/bad"
+check "import: nothing of a refused list is kept (no chain or boot c, b unchanged)" \
+	python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert [c["chain"] for c in s["chains"]] == ["b"], s["chains"]
+assert [b["boot"] for b in s["chains"][0]["boots"]] == ["b"], s["chains"]
+assert s["chains"][0]["records"] == int(sys.argv[1]), s["chains"]
+' "$n" < <("$IM" status --store "$st" --json)
+check_fails "import: the refused boot has no chain to export" \
+	2 "no chain for 'c' in $st" "$IM" export --store "$st" --boot c
 check "status --json parses and counts the records" \
 	python3 -c '
 import json, sys
@@ -134,15 +148,17 @@ assert s["free_bytes"] > 0
 # fsck finds a flipped byte in committed data, names the file and offset
 seg=$(ls "$st"/chains/b/seg-*.log | head -1)
 printf 'X' | dd of="$seg" bs=1 seek=200 conv=notrunc status=none
-"$IM" fsck --store "$st" --boot b >"$tmp/fsck" 2>&1
-st_fsck=$?
-check "fsck: a flipped byte is an error (exit 1) with file and offset" \
-	eval '[ $st_fsck = 1 ] && grep -q "seg-0000000000000000.log: corrupt at byte offset" "$tmp/fsck"'
-check "export of a corrupt chain fails naming the offset" \
-	eval '! "$IM" export --store "$st" --boot b >/dev/null 2>"$tmp/err" && grep -q "corrupt at byte offset" "$tmp/err"'
+# (the frame that holds byte 200 starts at 193)
+check_finds "fsck: a flipped byte is an error (exit 1) with file and offset" \
+	1 "b: ERROR: seg-0000000000000000.log: corrupt at byte offset 193" \
+	"$IM" fsck --store "$st" --boot b
+check_fails "export of a corrupt chain fails naming the offset" \
+	2 "chain b: seg-0000000000000000.log is corrupt at byte offset 193" \
+	"$IM" export --store "$st" --boot b
 chmod 0755 "$st"
-check "a store readable by others is refused" \
-	eval '! "$IM" status --store "$st" 2>"$tmp/err" && grep -q -- "--insecure" "$tmp/err"'
-check "--insecure opens it" "$IM" status --store "$st" --insecure -j >/dev/null
+check_fails "a store readable by others is refused" \
+	2 "$st: owned by uid $(id -u) with mode 0755; the store must be owned by uid $(id -u) and not group/other accessible (chmod go= it, or pass --insecure)" \
+	"$IM" status --store "$st"
+check "--insecure opens it" quiet "$IM" status --store "$st" --insecure -j
 
 finish "store cli"

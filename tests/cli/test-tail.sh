@@ -72,14 +72,11 @@ wait_for() { # PATH-or-command, up to 10 s
 }
 
 # ---- errors before any daemon ----
-"$IM" tail -S "$SOCK" >/dev/null 2>"$tmp/err"
-check "no daemon: exit 2" test $? = 2
-check "no daemon: says where it looked" grep -q "no live stream at $SOCK" "$tmp/err"
-"$IM" tail -n 65 >/dev/null 2>"$tmp/err"
-check "-n 65: exit 2" test $? = 2
-check "-n 65: the range" grep -q "0 to 64" "$tmp/err"
-"$IM" tail extra >/dev/null 2>&1
-check "an argument: exit 2" test $? = 2
+check_fails "no daemon: exit 2, says where it looked" \
+	2 "no live stream at $SOCK (No such file or directory)" "$IM" tail -S "$SOCK"
+check_fails "-n 65: exit 2, the range" \
+	2 "--lines: a number from 0 to 64, not '65'" "$IM" tail -n 65
+check_fails "an argument: exit 2" 2 "tail takes no arguments" "$IM" tail extra
 "$IM" tail --help | grep -q -- "--follow"
 check "--help names --follow" test $? = 0
 

@@ -7,8 +7,7 @@
  * ima-ng records with correct sha256 template digests. The crash tests fork
  * a child that SIGKILLs itself at each failpoint of trimming.md §7.
  *
- * The daemon's sources are compiled in (no Makefile rule links them to unit
- * tests).
+ * The daemon's code comes from build/libimastored.a.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +22,14 @@
 
 #include "test_util.h"
 
-#include "../../user/daemon/bootchain.c"
-#include "../../user/daemon/drain.c"
-#include "../../user/daemon/kernel.c"
-#include "../../user/daemon/klist.c"
-#include "../../user/daemon/log.c"
+#include "chain_replay.h"
+#include "daemon/bootchain.h"
+#include "daemon/drain.h"
+#include "daemon/kernel.h"
+#include "daemon/log.h"
+#include "full_list.h"
+#include "placement.h"
+#include "store_io.h"
 
 #define NREC 12000
 
@@ -155,7 +157,7 @@ static int fake_staged(int fd, char cmd)
 }
 
 static const struct kernel_ops fake_ops = {
-	.open_list = real_open_list,
+	.open_list = kernel_real_open_list,
 	.delete_oldest = fake_delete,
 	.staged_command = fake_staged,
 };

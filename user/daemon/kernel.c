@@ -13,7 +13,7 @@
 #include "kernel_ima.h"
 #include "log.h"
 
-static int real_open_list(const char *path, int flags)
+int kernel_real_open_list(const char *path, int flags)
 {
 	int fd = open(path, flags | O_CLOEXEC);
 
@@ -49,7 +49,7 @@ static int real_read_pcrs(uint32_t mask, struct pcr_set *out, struct errmsg *em)
 }
 
 const struct kernel_ops kernel_ops_default = {
-	.open_list = real_open_list,
+	.open_list = kernel_real_open_list,
 	.delete_oldest = real_delete_oldest,
 	.staged_command = real_staged_command,
 	.read_pcrs = real_read_pcrs,

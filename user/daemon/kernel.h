@@ -51,6 +51,9 @@ struct kernel_ops {
 extern const struct kernel_ops kernel_ops_default;
 extern const struct kernel_ops *kernel_ops;
 
+/* kernel_ops_default's open_list (for a test's ops that fake the others) */
+int kernel_real_open_list(const char *path, int flags);
+
 const char *kmode_name(enum kmode m);
 /* Mode and bank; -ENODEV "IMA is not enabled" without the directory. */
 int kernel_detect(const char *bank_name, struct kernel_info *ki,

@@ -412,6 +412,11 @@ bool tail_following(const struct tail_server *t)
 	return false;
 }
 
+size_t tail_queued(const struct tail_server *t, unsigned i)
+{
+	return t->cl[i]->len - t->cl[i]->off;
+}
+
 /*
  * At exit a follower gets what is queued for it and the "end" line: storage
  * is over, so waiting a little (TAIL_CLOSE_MS at most) slows nothing.

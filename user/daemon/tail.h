@@ -59,6 +59,9 @@ int tail_timeout_ms(const struct tail_server *t);
 /* Someone follows: records should reach them without waiting for a batch. */
 bool tail_following(const struct tail_server *t);
 
+/* bytes queued for consumer i (< t->ncl), not yet taken by it */
+size_t tail_queued(const struct tail_server *t, unsigned i);
+
 /* One record, as both lines (each ending in '\n'). Never blocks. */
 void tail_publish(struct tail_server *t, const char *json, const char *text);
 
