@@ -73,6 +73,7 @@ $(OUT)/imastored: $(DAEMON_OBJS) $(OUT)/libimastore.a
 
 # the daemon's unit test compiles the daemon's sources in
 $(OUT)/tests/test_daemon_drain: $(wildcard user/daemon/*.c user/daemon/*.h)
+$(OUT)/tests/test_placement_prop $(OUT)/tests/test_placement_regress: $(wildcard user/daemon/*.c user/daemon/*.h)
 $(OUT)/tests/test_tail: user/daemon/tail.c user/daemon/tail.h user/daemon/log.c
 
 $(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastore.a $(wildcard tests/unit/*.h)
