@@ -36,7 +36,9 @@ static void note(void *arg, bool error, const char *msg)
 	printf("%s: %s: %s\n", chain, error ? "ERROR" : "warning", msg);
 }
 
-static int fsck_chain(struct store *s, const char *id, bool quiet, unsigned *errors)
+/* by_name: `id` is a chain's own id (from store_chain_list), not a boot's */
+static int fsck_chain(struct store *s, const char *id, bool by_name, bool quiet,
+		      unsigned *errors)
 {
 	struct fsck_report rep;
 	struct chain *c;
@@ -44,7 +46,7 @@ static int fsck_chain(struct store *s, const char *id, bool quiet, unsigned *err
 	struct progress pg;
 	char name[STORE_ID_MAX];
 
-	if (store_chain_open(s, id, &c, &em)) {
+	if ((by_name ? store_chain_open_name : store_chain_open)(s, id, &c, &em)) {
 		cli_err("%s", errmsg_text(&em));
 		return -EIO;
 	}
@@ -102,7 +104,7 @@ int cmd_fsck(int argc, char **argv)
 	if (cli_store_open(cli_store_dir(dir), flags, &s))
 		return EXIT_ERROR;
 	if (boot) {
-		if (fsck_chain(s, boot, quiet, &errors))
+		if (fsck_chain(s, boot, false, quiet, &errors))
 			goto out;
 	} else {
 		if (store_chain_list(s, &ids, &n, &em)) {
@@ -110,7 +112,7 @@ int cmd_fsck(int argc, char **argv)
 			goto out;
 		}
 		for (size_t i = 0; i < n; i++)
-			if (fsck_chain(s, ids[i], quiet, &errors))
+			if (fsck_chain(s, ids[i], true, quiet, &errors))
 				goto out;
 		if (!n && !quiet)
 			printf("%s: no chains\n", store_dir(s));

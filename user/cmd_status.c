@@ -187,7 +187,7 @@ int cmd_status(int argc, char **argv)
 		struct replay_state st;
 		struct chain *c;
 
-		if (store_chain_open(s, ids[i], &c, &em)) {
+		if (store_chain_open_name(s, ids[i], &c, &em)) {
 			cli_err("%s", errmsg_text(&em));
 			goto out;
 		}

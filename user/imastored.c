@@ -146,6 +146,7 @@ static int follow_chain_bank(struct daemon *dm)
 static int setup(struct daemon *dm)
 {
 	unsigned flags = STORE_WRITE | STORE_CREATE | (dm->cfg.insecure ? STORE_INSECURE : 0);
+	struct boot_found found = { 0 };
 	struct errmsg em = { "" };
 	int ret;
 
@@ -160,7 +161,7 @@ static int setup(struct daemon *dm)
 	if (!ret)
 		ret = store_current_boot(dm->boot, sizeof(dm->boot), &em);
 	if (!ret)
-		ret = boot_chain_open(dm->s, &dm->ki, dm->boot, &dm->c, &em);
+		ret = boot_chain_open(dm->s, &dm->ki, dm->boot, &dm->c, &found, &em);
 	if (ret) {
 		dlog(LOG_P_ERR, "%s", errmsg_text(&em));
 		return ret;
@@ -171,6 +172,8 @@ static int setup(struct daemon *dm)
 		return ret;
 	}
 	drain_init(&dm->d, dm->c, dm->boot, &dm->ki, boot_chain_list_bank(dm->c));
+	if (found.foreign)
+		drain_note_foreign(&dm->d, found.why);
 	if (dm->cfg.flavor == DFLAVOR_AD)
 		dm->d.use_ad = true;
 	dlog(LOG_P_INFO, "store %s, chain %s: %llu records", dm->cfg.store,

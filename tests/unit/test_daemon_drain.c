@@ -212,6 +212,7 @@ struct rig {
 
 static void rig_open(struct rig *r)
 {
+	struct boot_found found;
 	struct kernel_info ki;
 	struct errmsg em = { "" };
 
@@ -220,9 +221,11 @@ static void rig_open(struct rig *r)
 	assert_true(ki.mode == KMODE_N || ki.mode == KMODE_AD);
 	assert_int_equal(store_open(&r->s, storedir, STORE_WRITE | STORE_CREATE, &em), 0);
 	assert_int_equal(store_current_boot(r->boot, sizeof(r->boot), &em), 0);
-	if (boot_chain_open(r->s, &ki, r->boot, &r->c, &em))
+	if (boot_chain_open(r->s, &ki, r->boot, &r->c, &found, &em))
 		fail_msg("%s", em.text);
 	drain_init(&r->d, r->c, r->boot, &ki, boot_chain_list_bank(r->c));
+	if (found.foreign)
+		drain_note_foreign(&r->d, found.why);
 	r->pol.keep = 10;
 	r->pol.trim_records = 100;
 }

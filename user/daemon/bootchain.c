@@ -97,6 +97,8 @@ static int probe_bank(const struct hash_alg *bank, struct probe *p,
 	int ret;
 
 	memset(p, 0, sizeof(*p));
+	/* no record to tell: the kernel's lists are in host order (no ima_canonical_fmt) */
+	p->little_endian = __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__;
 	ret = ima_kernel_list_path(bank, path, sizeof(path));
 	if (ret)
 		return errmsg_set(em, ret, "no list for bank %s", bank->name);
@@ -220,20 +222,24 @@ static int place_boot(struct store *s, const struct kernel_info *ki,
 }
 
 int boot_chain_open(struct store *s, const struct kernel_info *ki,
-		    const char *boot_id, struct chain **out, struct errmsg *em)
+		    const char *boot_id, struct chain **out, struct boot_found *bf,
+		    struct errmsg *em)
 {
 	struct boot_placement bp;
 	struct chain *c = NULL;
 	int ret = store_chain_open(s, boot_id, out, em);
 
+	memset(bf, 0, sizeof(*bf));
 	if (ret != -ENOENT)
 		return ret;
 	ret = place_boot(s, ki, &bp, em);
 	if (ret)
 		return ret;
+	bf->foreign = bp.foreign;
+	snprintf(bf->why, sizeof(bf->why), "%s", bp.why);
 	if (bp.origin != BOOT_CONTINUES)
 		return create_chain(s, ki, boot_id, &bp, out, em);
-	ret = store_chain_open(s, bp.chain, &c, em);
+	ret = store_chain_open_name(s, bp.chain, &c, em);
 	if (!ret)
 		ret = chain_add_boot(c, boot_id, bp.first, em);
 	if (ret) {

@@ -11,8 +11,14 @@
  * and its mode (hashed or padded, found from the first record of that
  * bank's list), as placement decides (trimming.md §3.3).
  */
+struct boot_found {
+	bool foreign;		/* records were deleted by someone else before us */
+	char why[200];
+};
+
 int boot_chain_open(struct store *s, const struct kernel_info *ki,
-		    const char *boot_id, struct chain **out, struct errmsg *em);
+		    const char *boot_id, struct chain **out, struct boot_found *bf,
+		    struct errmsg *em);
 
 /*
  * A new chain for the rest of boot_id after `prev` lost records it cannot

@@ -21,6 +21,9 @@
 #include "store_io.h"
 #include "template.h"
 
+/* PCR reads per placement before the TPM's word is taken as a no. */
+#define PLACE_TPM_READS 3
+
 /* The fds of one writer window: the list, and in A/D the staged file. */
 struct window {
 	int list_fd;
@@ -40,8 +43,13 @@ void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 	d->ki = *ki;
 	d->list_bank = list_bank;
 	d->use_ad = ki->mode == KMODE_AD_ONLY;
-	/* a chain that does not start from reset PCRs cannot be confirmed by them */
-	d->linked = strcmp(origin, "unlinked") && strcmp(origin, "headless");
+	/*
+	 * A chain that does not start from reset PCRs cannot be confirmed by
+	 * them: headless ones, and unlinked ones that came after lost records
+	 * (an unlinked chain without after= starts with a boot_aggregate at 0).
+	 */
+	d->linked = strcmp(origin, "headless") &&
+		    (strcmp(origin, "unlinked") || !chain_meta(c)->after[0]);
 	snprintf(d->placement, sizeof(d->placement), "none");
 }
 
@@ -121,6 +129,11 @@ static void foreign(struct drain *d, const char *why)
 		dlog(LOG_P_ERR, "foreign trimmer: %s; the kernel holds %llu records; no more deletion until restart",
 		     why, (unsigned long long)count);
 	d->foreign = true;
+}
+
+void drain_note_foreign(struct drain *d, const char *why)
+{
+	foreign(d, why);
 }
 
 /* The TPM's PCRs, once a TPM answered; -ENODEV: none (remembered). */
@@ -234,35 +247,46 @@ static int place(struct drain *d, struct window *w, struct errmsg *em)
 {
 	struct kernel_head kh;
 	struct placement pl;
-	struct place_tpm t = { 0 }, *tp = NULL;
+	struct place_tpm t = { 0 };
 	struct pcr_set pcrs;
 	char ev[48];
-	size_t n0 = w->kl.n;
-	int ret;
+	int ret = 0;
 
 	klist_head(&w->kl, &kh);
-	ret = read_tpm(d, &pcrs, em);
-	if (!ret) {
-		ret = stored_replay(d, em);
-		t.pcrs = &pcrs;
-		tp = &t;
-	}
-	if (ret && ret != -ENODEV)
-		return ret;
-	ret = place_in_chain(d->c, d->boot_id, &kh, tp, tp ? replay_state(d->stored) : NULL, &pl, em);
-	if (!ret && tp && pl.result != PLACE_FOUND) {
-		/* the PCRs may be ahead of the first read: read the list again */
-		ret = window_read(d, w, 0, em);
-		t.more = w->kl.n > n0 ? w->kl.n - n0 : 0;
+	/*
+	 * The PCRs are read after the list; a PCR that lags or leads the list
+	 * (a record under way) is read again, with the list (§3.1.3).
+	 */
+	for (int attempt = 0; attempt < PLACE_TPM_READS; attempt++) {
+		bool tpm;
+
+		if (attempt)
+			ret = window_read(d, w, 0, em);
 		if (!ret)
-			ret = place_in_chain(d->c, d->boot_id, &kh, tp, replay_state(d->stored), &pl, em);
+			ret = read_tpm(d, &pcrs, em);
+		tpm = !ret;
+		if (tpm) {
+			ret = stored_replay(d, em);
+			t.pcrs = &pcrs;
+		} else if (ret == -ENODEV) {
+			ret = 0;
+		}
+		if (!ret)
+			ret = place_in_chain(d->c, d->boot_id, &kh, tpm ? &t : NULL,
+					     tpm ? replay_state(d->stored) : NULL, &pl, em);
+		if (ret || !tpm || (pl.result == PLACE_FOUND && !pl.tpm_disagrees))
+			break;
 	}
 	if (ret)
 		return ret;
+	d->tpm_disagrees = pl.result == PLACE_FOUND && pl.tpm_disagrees;
 	switch (pl.result) {
 	case PLACE_FOUND:
 		place_evidence_text(pl.evidence, ev, sizeof(ev));
-		note_placement(d, LOG_P_DEBUG, ev, ev);
+		if (pl.tpm_disagrees)
+			note_placement(d, LOG_P_WARNING, "tpm-disagrees", pl.why);
+		else
+			note_placement(d, LOG_P_DEBUG, ev, ev);
 		if (pl.foreign)
 			foreign(d, pl.why);
 		ret = settle(d, &pl, em);
@@ -274,6 +298,8 @@ static int place(struct drain *d, struct window *w, struct errmsg *em)
 		return 1;
 	case PLACE_AMBIGUOUS:
 		note_placement(d, LOG_P_WARNING, "ambiguous", pl.why);
+		if (pl.foreign)
+			foreign(d, pl.why);
 		return 0;
 	case PLACE_BEYOND:
 		note_placement(d, LOG_P_ERR, "beyond", pl.why);
@@ -348,7 +374,7 @@ static int store_new(struct drain *d, const struct klist *kl, uint64_t *added,
  */
 static bool may_delete(const struct drain *d)
 {
-	if (d->foreign || d->no_n)
+	if (d->foreign || d->no_n || d->tpm_disagrees)
 		return false;
 	return d->evidence & (PLACE_EV_TPM | PLACE_EV_ANCHORED) ||
 	       !(d->evidence & PLACE_EV_OVERLAP);
@@ -525,7 +551,7 @@ static void window_stats(const struct drain *d, const struct window *w, uint64_t
 	st->durable = chain_durable(d->c);
 }
 
-/* Read, place, store; what the cycle then deletes is up to the flavor. */
+/* Read, place, store; what the window then deletes is up to the flavor. */
 static int read_place_store(struct drain *d, struct window *w, struct drain_stats *st,
 			    bool *placed, struct errmsg *em)
 {
@@ -533,9 +559,10 @@ static int read_place_store(struct drain *d, struct window *w, struct drain_stat
 
 	*placed = false;
 	ret = window_read(d, w, d->mpos ? d->moff : 0, em);
-	if (ret || !w->kl.n)
+	if (ret)
 		return ret;
 	io_failpoint("after-read");
+	/* an empty list is placed too: it may be where stored records were */
 	ret = d->mpos ? mirror_check(d, w, em) : place(d, w, em);
 	if (ret <= 0)
 		return ret;
@@ -543,75 +570,82 @@ static int read_place_store(struct drain *d, struct window *w, struct drain_stat
 	return store_new(d, &w->kl, &st->appended, em);
 }
 
-static int drain_n(struct drain *d, const struct drain_policy *p,
-		   struct drain_stats *st, struct errmsg *em)
+/* The kernel has _staged files: a batch there heads the list, whoever staged it. */
+static bool has_staged(const struct drain *d)
 {
-	bool ro = p->mirror || d->ki.mode == KMODE_MIRROR, placed;
+	return d->ki.mode == KMODE_AD || d->ki.mode == KMODE_AD_ONLY;
+}
+
+static int open_window(struct drain *d, struct window *w, bool ro, struct errmsg *em)
+{
+	char staged[PATH_MAX + 8];
+	int flags = ro ? O_RDONLY : O_RDWR, ret = 0;
+
+	snprintf(staged, sizeof(staged), "%s_staged", d->ki.list);
+	/* the same thread may open more writer fds (kernel-interface §4) */
+	if (has_staged(d))
+		ret = open_list(staged, flags, &w->staged_fd, em);
+	if (!ret)
+		ret = open_list(d->ki.list, flags, &w->list_fd, em);
+	return ret;
+}
+
+/* A/D: once the kernel holds enough and nothing is staged, "A". */
+static int stage(struct drain *d, const struct drain_policy *p, struct window *w,
+		 struct errmsg *em)
+{
+	uint64_t count = 0;
+	int ret;
+
+	ret = window_read(d, w, 0, em);
+	if (ret || w->nb || d->foreign || kernel_count(&count) || count < drain_threshold(p))
+		return ret;
+	ret = kernel_ops->staged_command(w->staged_fd, 'A');
+	if (ret == -ENOENT || ret == -EEXIST)	/* empty list; staged meanwhile */
+		return 0;
+	return ret ? errmsg_set(em, ret, "%s_staged: A: %s", d->ki.list, strerror(-ret)) : 0;
+}
+
+/*
+ * One writer window (trimming.md §4, §5): the staged batch (if the kernel
+ * has _staged files) and the list are read as one list, placed and stored.
+ * A batch, left by a crash or staged by anyone, is then freed with "D";
+ * otherwise the N flavor deletes with "N". A/D stages the whole list with
+ * "A" first when it is due; the records of the current list stay in the
+ * kernel, stored: the anchor of the next window (§6).
+ */
+static int drain_window(struct drain *d, const struct drain_policy *p,
+			struct drain_stats *st, struct errmsg *em)
+{
+	bool ro = p->mirror || d->ki.mode == KMODE_MIRROR, placed = false;
 	struct window w;
 	uint64_t t0, dcount = 0;
 	int ret;
 
 	window_init(d, &w);
-	ret = open_list(d->ki.list, ro ? O_RDONLY : O_RDWR, &w.list_fd, em);
+	ret = open_window(d, &w, ro, em);
 	if (ret)
-		return ret;
+		goto out;
 	t0 = now_us();
-	ret = read_place_store(d, &w, st, &placed, em);
-	if (!ret && placed && !ro)
+	if (d->use_ad && !ro)
+		ret = stage(d, p, &w, em);
+	if (!ret)
+		ret = read_place_store(d, &w, st, &placed, em);
+	if (!ret && placed && !ro && w.nb) {
+		if (may_delete(d) && chain_durable(d->c) >= d->k + w.nb)
+			ret = delete_staged(d, w.staged_fd, w.nb, &st->deleted, em);
+	} else if (!ret && placed && !ro && !d->use_ad) {
 		dcount = to_delete(d, p, &w.kl);
-	if (dcount)
-		ret = trim(d, w.list_fd, dcount, &st->deleted, em);
+		if (dcount)
+			ret = trim(d, w.list_fd, dcount, &st->deleted, em);
+	}
 	if (!ret && placed && d->ki.mode == KMODE_MIRROR && w.kl.n) {
 		d->mpos = true;
 		d->moff = w.kl.base + (off_t)w.kl.rec[w.kl.n - 1].off;
 		d->midx = d->k + w.kl.n - 1;
 	}
 	window_stats(d, &w, t0, st);
-	window_close(&w);
-	return ret;
-}
-
-/*
- * The A/D cycle (trimming.md §5): one window holds the staged file and the
- * list. A batch left staged (by a crash, or by someone else) is stored
- * first; otherwise, once the kernel holds enough, "A" stages the whole
- * list. The batch and the current list after it are placed and stored as
- * one list; then "D" frees the batch. The records of the current list stay
- * in the kernel, stored: the anchor of the next window (§6).
- */
-static int drain_ad(struct drain *d, const struct drain_policy *p,
-		    struct drain_stats *st, struct errmsg *em)
-{
-	char staged[PATH_MAX + 8];
-	struct window w;
-	uint64_t count = 0, t0;
-	bool placed;
-	int ret;
-
-	window_init(d, &w);
-	snprintf(staged, sizeof(staged), "%s_staged", d->ki.list);
-	ret = open_list(staged, O_RDWR, &w.staged_fd, em);
-	if (!ret)	/* the same thread may open more writer fds (kernel-interface §4) */
-		ret = open_list(d->ki.list, O_RDWR, &w.list_fd, em);
-	if (ret)
-		goto out_close;
-	t0 = now_us();
-	ret = window_read(d, &w, 0, em);
-	if (!ret && !w.nb && !d->foreign && !kernel_count(&count) &&
-	    count >= drain_threshold(p)) {
-		ret = kernel_ops->staged_command(w.staged_fd, 'A');
-		if (ret == -ENOENT)	/* the list is empty */
-			ret = 0;
-		else if (ret && ret != -EEXIST)
-			ret = errmsg_set(em, ret, "%s: A: %s", staged, strerror(-ret));
-	}
-	if (!ret)
-		ret = read_place_store(d, &w, st, &placed, em);
-	if (!ret && placed && w.nb && !p->mirror && may_delete(d) &&
-	    chain_durable(d->c) >= d->k + w.nb)
-		ret = delete_staged(d, w.staged_fd, w.nb, &st->deleted, em);
-	window_stats(d, &w, t0, st);
-out_close:
+out:
 	window_close(&w);
 	return ret;
 }
@@ -620,9 +654,7 @@ static int drain_once(struct drain *d, const struct drain_policy *p,
 		      struct drain_stats *st, struct errmsg *em)
 {
 	memset(st, 0, sizeof(*st));
-	if (d->use_ad && !p->mirror && d->ki.mode != KMODE_MIRROR)
-		return drain_ad(d, p, st, em);
-	return drain_n(d, p, st, em);
+	return drain_window(d, p, st, em);
 }
 
 /* What `imastore status` shows of the daemon (trimming.md §2, §3, §6). */

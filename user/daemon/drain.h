@@ -47,6 +47,7 @@ struct drain {
 	bool linked;		/* the chain starts from reset PCRs (TPM evidence works) */
 	struct replay *stored;	/* with a TPM: replay of records 0..durable-1 */
 	unsigned evidence;	/* of the last accepted placement */
+	bool tpm_disagrees;	/* ... taken against the TPM: no deletion */
 	char placement[32];	/* status word: the evidence, ambiguous, beyond */
 	char lost[160];		/* status: records lost to the store */
 	char last_why[200];	/* the last placement message logged */
@@ -67,6 +68,8 @@ struct drain_stats {
 
 void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 		const struct kernel_info *ki, const struct hash_alg *list_bank);
+/* Someone else deleted records (trimming.md §6): log it, delete no more. */
+void drain_note_foreign(struct drain *d, const char *why);
 /* What drain_init() took; the chain may have changed (an unlinked one). */
 void drain_free(struct drain *d);
 /* keep + trim_records, saturating (a huge trim_records means "never"). */

@@ -345,6 +345,17 @@ static int place_with_tpm(struct chain *c, const struct kernel_head *kh,
 			return 0;
 		}
 	}
+	/* the TPM disagrees with every placement: an anchored overlap still stands */
+	for (int i = 0; i < 2; i++) {
+		if (cand[i] == UINT64_MAX || !ca[i].anchored)
+			continue;
+		found(out, cand[i], PLACE_EV_TRIMS, &ca[i]);
+		out->tpm_disagrees = true;
+		snprintf(out->why, sizeof(out->why),
+			 "the TPM's PCR %d confirms no placement; the list continues the store at record %llu byte for byte",
+			 IMA_PCR, (unsigned long long)cand[i]);
+		return 0;
+	}
 	out->result = PLACE_BEYOND;
 	snprintf(out->why, sizeof(out->why),
 		 "no placement at or below record %llu is confirmed by the TPM's PCR %d",
@@ -388,6 +399,8 @@ static int place_structural(struct chain *c, const struct kernel_head *kh,
 	}
 	if (count || loose || pick >= 0) {
 		out->result = PLACE_AMBIGUOUS;
+		/* the head is not where our deletions left it: someone deleted */
+		out->foreign = pick < 0;
 		snprintf(out->why, sizeof(out->why),
 			 "the list fits at %u places between records %llu and %llu (identical records, no TPM)",
 			 count + loose + (pick >= 0), (unsigned long long)lo,
@@ -450,42 +463,87 @@ static int head_is_ba(const struct kernel_head *kh, bool *ba, bool *empty,
 	return ret;
 }
 
-/* One chain as the continuation of the list (§3.3): *yes, *at, *ev. */
+/*
+ * One chain as the continuation of the list (§3.3), placed as a running
+ * boot's list is (§3.2) against the chain's last boot: *yes with out's
+ * chain, first, evidence and foreign; *maybe: it would fit, but nothing
+ * proves it (no TPM, a boot_aggregate at the head, or ambiguous).
+ */
 static int try_chain(struct chain *c, const struct kernel_head *kh,
-		     const struct place_tpm *tpm, bool head_ba, bool *yes,
-		     uint64_t *at, unsigned *ev, struct errmsg *em)
+		     const struct place_tpm *tpm, bool head_ba, bool *yes, bool *maybe,
+		     struct boot_placement *out, struct errmsg *em)
 {
 	const struct chain_meta *m = chain_meta(c);
-	uint64_t cand[3], end = chain_durable(c);
+	const char *last = m->boots[m->nboots - 1].id;
 	struct replay *rp = NULL;
-	struct align a;
+	struct placement pl;
 	int ret;
 
-	*yes = false;
-	ret = place_candidates(c, m->boots[m->nboots - 1].id, &cand[0], &cand[1], em);
+	*yes = *maybe = false;
+	ret = place_in_chain(c, last, kh, NULL, NULL, &pl, em);
 	if (ret)
 		return ret == -ENOENT ? 0 : ret;
-	cand[2] = UINT64_MAX;
-	for (int i = 0; i < 3 && !ret && !*yes; i++) {
-		if (cand[i] == UINT64_MAX || cand[i] > end)
-			continue;
-		ret = aligned_at(c, kh, cand[i], &a, em);
-		if (ret || !a.aligned)
-			continue;
-		if (!tpm) {
-			*yes = !head_ba && a.overlap && a.anchored;
-			*ev = PLACE_EV_TRIMS | PLACE_EV_OVERLAP | PLACE_EV_ANCHORED;
-		} else if (a.overlap || cand[i] == end) {
-			if (!rp)
-				ret = chain_replay(c, end, false, false, &rp, em);
-			if (!ret)
-				ret = confirm_at(c, kh, tpm, replay_state(rp), cand[i], yes, em);
-			*ev = PLACE_EV_TRIMS | PLACE_EV_TPM | (a.overlap ? PLACE_EV_OVERLAP : 0);
-		}
-		*at = cand[i];
+	if (pl.result == PLACE_AMBIGUOUS ||
+	    (pl.result == PLACE_FOUND && pl.evidence & PLACE_EV_OVERLAP))
+		*maybe = true;
+	if (tpm && (*maybe || pl.expected == chain_durable(c))) {
+		ret = chain_replay(c, chain_durable(c), false, false, &rp, em);
+		if (!ret)
+			ret = place_in_chain(c, last, kh, tpm, replay_state(rp), &pl, em);
+		replay_free(rp);
+		if (ret)
+			return ret;
+		*yes = pl.result == PLACE_FOUND && !pl.tpm_disagrees;
+	} else if (!tpm) {
+		*yes = pl.result == PLACE_FOUND && !head_ba &&
+		       pl.evidence & PLACE_EV_ANCHORED;
 	}
-	replay_free(rp);
-	return ret;
+	if (*yes) {
+		snprintf(out->chain, sizeof(out->chain), "%s", m->chain);
+		out->first = pl.k;
+		out->evidence = pl.evidence;
+		out->foreign = pl.foreign;
+		if (pl.foreign)
+			snprintf(out->why, sizeof(out->why), "%s", pl.why);
+	}
+	return 0;
+}
+
+/*
+ * PCR 10 replays from zero: a fresh boot, unless a chain that never
+ * deleted begins exactly like the list (a kexec of it replays from zero
+ * too): then the new chain is not linked to either (§3.3.1).
+ */
+static int fresh_or_twin(struct store *s, const struct hash_alg *bank,
+			 const struct kernel_head *kh, struct boot_placement *out,
+			 struct errmsg *em)
+{
+	char (*ids)[STORE_ID_MAX] = NULL;
+	bool twin = false;
+	size_t n = 0;
+	int ret = store_chain_list(s, &ids, &n, em);
+
+	for (size_t i = 0; !ret && i < n && !twin; i++) {
+		struct chain *c = NULL;
+		struct align a;
+
+		if (store_chain_open_name(s, ids[i], &c, NULL))
+			continue;
+		if (chain_meta(c)->bank->tpm_id == bank->tpm_id && chain_durable(c)) {
+			ret = aligned_at(c, kh, 0, &a, em);
+			twin = !ret && a.aligned;
+		}
+		chain_close(c);
+	}
+	free(ids);
+	if (ret)
+		return ret;
+	out->origin = twin ? BOOT_UNLINKED : BOOT_FRESH;
+	out->evidence = PLACE_EV_TPM;
+	snprintf(out->why, sizeof(out->why), "%s",
+		 twin ? "PCR 10 replays from zero, and the list begins like a chain that never deleted: a reboot or its kexec" :
+			"PCR 10 replays from zero");
+	return 0;
 }
 
 int place_new_boot(struct store *s, const struct hash_alg *bank,
@@ -493,8 +551,8 @@ int place_new_boot(struct store *s, const struct hash_alg *bank,
 		   struct boot_placement *out, struct errmsg *em)
 {
 	char (*ids)[STORE_ID_MAX] = NULL;
-	unsigned matches = 0;
-	bool ba, empty, yes = false;
+	unsigned matches = 0, maybes = 0;
+	bool ba, empty, yes = false, maybe = false;
 	size_t n = 0;
 	int ret;
 
@@ -502,34 +560,29 @@ int place_new_boot(struct store *s, const struct hash_alg *bank,
 	ret = head_is_ba(kh, &ba, &empty, em);
 	if (ret)
 		return ret;
-	if (tpm) {
+	/* a fresh boot's list begins with its boot_aggregate, nothing deleted */
+	if (tpm && ba && !empty) {
 		ret = tpm_confirms(kh, tpm, NULL, bank, 0, 0, 0, bank, &yes, em);
 		if (ret)
 			return ret;
-		if (yes) {
-			out->origin = BOOT_FRESH;
-			out->evidence = PLACE_EV_TPM;
-			snprintf(out->why, sizeof(out->why), "PCR %d replays from zero", IMA_PCR);
-			return 0;
-		}
+		if (yes)
+			return fresh_or_twin(s, bank, kh, out, em);
 	}
 	ret = empty ? 0 : store_chain_list(s, &ids, &n, em);
 	for (size_t i = 0; !ret && i < n; i++) {
+		struct boot_placement cand = { .origin = BOOT_CONTINUES };
 		struct chain *c = NULL;
-		uint64_t at = 0;
-		unsigned ev = 0;
 
-		if (store_chain_open(s, ids[i], &c, NULL))
+		if (store_chain_open_name(s, ids[i], &c, NULL))
 			continue;	/* a damaged old chain cannot be continued */
 		if (chain_meta(c)->bank->tpm_id == bank->tpm_id)
-			ret = try_chain(c, kh, tpm, ba, &yes, &at, &ev, em);
-		if (!ret && yes && !matches++) {
-			out->origin = BOOT_CONTINUES;
-			snprintf(out->chain, sizeof(out->chain), "%s", ids[i]);
-			out->first = at;
-			out->evidence = ev;
-		}
+			ret = try_chain(c, kh, tpm, ba, &yes, &maybe, &cand, em);
 		chain_close(c);
+		if (ret)
+			break;
+		maybes += maybe && !yes;
+		if (yes && !matches++)
+			*out = cand;
 		if (tpm && matches)
 			break;
 	}
@@ -537,17 +590,28 @@ int place_new_boot(struct store *s, const struct hash_alg *bank,
 	if (ret)
 		return ret;
 	if (matches == 1) {
-		snprintf(out->why, sizeof(out->why), "the list continues chain %s at record %llu",
-			 out->chain, (unsigned long long)out->first);
+		if (!out->why[0])
+			snprintf(out->why, sizeof(out->why), "the list continues chain %s at record %llu",
+				 out->chain, (unsigned long long)out->first);
 		return 0;
 	}
 	memset(out, 0, sizeof(*out));
-	out->origin = !ba && !empty ? BOOT_HEADLESS : tpm ? BOOT_UNLINKED : BOOT_FRESH;
-	snprintf(out->why, sizeof(out->why), "%s",
-		 matches ? "the list continues more than one chain: not linked to any" :
-		 out->origin == BOOT_HEADLESS ? "the list does not start with boot_aggregate and continues no chain" :
-		 out->origin == BOOT_UNLINKED ? "PCR 10 does not replay from zero and no chain explains it" :
-		 tpm ? "" : "no TPM: a list starting with boot_aggregate is a new chain");
+	if (!ba || empty) {
+		/* records were deleted before imastored ran: someone else did */
+		out->origin = BOOT_HEADLESS;
+		out->foreign = true;
+		snprintf(out->why, sizeof(out->why), "the list %s and continues no chain: records were deleted before imastored ran",
+			 empty ? "is empty" : "does not start with boot_aggregate");
+	} else if (matches || maybes || tpm) {
+		out->origin = BOOT_UNLINKED;
+		snprintf(out->why, sizeof(out->why), "%s",
+			 matches ? "the list continues more than one chain: not linked to any" :
+			 maybes ? "no TPM: a boot_aggregate at the head fits a reboot and the kexec of a chain that never deleted" :
+			 "PCR 10 does not replay from zero and no chain explains it");
+	} else {
+		out->origin = BOOT_FRESH;
+		snprintf(out->why, sizeof(out->why), "no TPM: a list starting with boot_aggregate that continues no chain");
+	}
 	return 0;
 }
 

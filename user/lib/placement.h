@@ -46,7 +46,12 @@ struct placement {
 	uint64_t k;		/* PLACE_FOUND: index of the kernel's first record */
 	uint64_t expected;	/* where the trims log puts it */
 	unsigned evidence;	/* PLACE_EV_* */
-	bool foreign;		/* found, but not where our own deletions left it */
+	bool foreign;		/* not where our own deletions left it (found or ambiguous) */
+	/*
+	 * With a TPM: nothing was confirmed, but the overlap is anchored at
+	 * a candidate, which is taken (§3.2.1): store, never delete on it.
+	 */
+	bool tpm_disagrees;
 	char why[200];		/* for the log and the status file */
 };
 
@@ -80,6 +85,7 @@ struct boot_placement {
 	char chain[STORE_ID_MAX];	/* BOOT_CONTINUES */
 	uint64_t first;			/* BOOT_CONTINUES: index of L[0] */
 	unsigned evidence;
+	bool foreign;			/* someone deleted records before us */
 	char why[200];
 };
 

@@ -405,12 +405,21 @@ int store_chain_open(struct store *s, const char *id, struct chain **out,
 		     struct errmsg *em)
 {
 	char chain[STORE_ID_MAX];
+	int ret;
+
+	ret = resolve(s, id, chain, em);
+	return ret ? ret : store_chain_open_name(s, chain, out, em);
+}
+
+int store_chain_open_name(struct store *s, const char *chain, struct chain **out,
+			  struct errmsg *em)
+{
+	const char *id = chain;
 	struct chain *c;
 	int cfd, ret;
 
-	ret = resolve(s, id, chain, em);
-	if (ret)
-		return ret;
+	if (!id_ok(chain))
+		return errmsg_set(em, -EINVAL, "bad chain id '%s'", chain);
 	c = chain_alloc(s);
 	if (!c)
 		return -ENOMEM;

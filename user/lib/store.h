@@ -79,6 +79,15 @@ int store_chain_create(struct store *s, const struct chain_meta *meta,
 int store_chain_open(struct store *s, const char *id, struct chain **out,
 		     struct errmsg *em);
 
+/*
+ * Open a chain by its own id (its directory name), never through boots/:
+ * for callers that walk store_chain_list(). A boot whose records continue in
+ * an unlinked chain (trimming.md §3.2.4) links to the newest of its chains,
+ * so store_chain_open(boot id) may give another chain than this.
+ */
+int store_chain_open_name(struct store *s, const char *chain, struct chain **out,
+			  struct errmsg *em);
+
 /* Chain ids, newest first by creation time. Caller frees with free(). */
 int store_chain_list(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
 		     struct errmsg *em);
