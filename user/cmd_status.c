@@ -99,7 +99,7 @@ static void print_chain(const struct chain_meta *m, const struct chain_info *ci,
 /* imastored's status file: key=value lines, shown as they are. */
 static void print_daemon(struct store *s, bool json)
 {
-	char buf[2048], *save = NULL;
+	char buf[4096], *save = NULL;
 	bool first = true;
 
 	if (store_status_read(s, buf, sizeof(buf))) {

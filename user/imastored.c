@@ -399,6 +399,14 @@ static void wait_for_work(struct daemon *dm)
 {
 	uint64_t next = now_ms() + dm->cfg.latency_ms, now;
 
+	/*
+	 * Signals and the stream's sockets first, without waiting: when work is
+	 * due at once every time (a busy list), SIGTERM must still end us
+	 * within one cycle.
+	 */
+	wait_fds(dm, 0);
+	if (dm->stop)
+		return;
 	if (dm->have_cap) {
 		wait_bpf(dm);
 		return;

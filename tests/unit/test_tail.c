@@ -251,6 +251,40 @@ static void test_bad_records(void **state)
 	assert_int_equal(format_ring(&r, NULL), -EBADMSG);
 }
 
+/*
+ * A violation as the fexit program sees it: the kernel never hashed its
+ * template, so the digest is all zeros with alg_id 0 (kcalloc). It is
+ * streamed with the zero sha1 digest the list shows; a digest that is not
+ * zero under alg_id 0 is still refused.
+ */
+static void test_violation_record(void **state)
+{
+	struct imacapture_rec r;
+	static const char zeros[] = "0000000000000000000000000000000000000000";
+	uint8_t *p;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.template_name, sizeof(r.template_name), "ima-ng");
+	r.pcr = 10;
+	p = r.data;
+	/* d-ng "sha256:" + 32 zero bytes, n-ng "/etc/x" */
+	memcpy(p, &(uint32_t){ 8 + 32 }, 4);
+	memcpy(p + 4, "sha256:", 8);
+	p += 4 + 8 + 32;
+	memcpy(p, &(uint32_t){ 7 }, 4);
+	memcpy(p + 4, "/etc/x", 7);
+	p += 4 + 7;
+	r.data_len = (uint32_t)(p - r.data);
+	r.template_data_len = r.data_len;
+	assert_int_equal(format_ring(&r, NULL), 0);
+	assert_non_null(strstr(text, zeros));
+	assert_non_null(strstr(text, " ima-ng "));
+	assert_non_null(strstr(text, "/etc/x"));
+	r.digest[3] = 1;
+	assert_int_equal(format_ring(&r, NULL), -EBADMSG);
+}
+
 /* Random records: formatted or refused, never a crash (ASan, valgrind). */
 static void test_random_records(void **state)
 {
@@ -633,6 +667,7 @@ int main(void)
 		cmocka_unit_test(test_lines_match_show),
 		cmocka_unit_test(test_truncated_record),
 		cmocka_unit_test(test_bad_records),
+		cmocka_unit_test(test_violation_record),
 		cmocka_unit_test(test_random_records),
 		cmocka_unit_test(test_stream_backlog_follow),
 		cmocka_unit_test(test_half_closed_consumer),

@@ -51,6 +51,26 @@ void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 	d->linked = strcmp(origin, "headless") &&
 		    (strcmp(origin, "unlinked") || !chain_meta(c)->after[0]);
 	snprintf(d->placement, sizeof(d->placement), "none");
+	{
+		uint64_t v;
+
+		d->violations_start = kernel_violations(&v) ? -1 : (int64_t)v;
+	}
+}
+
+/* A field of the record names a path inside the store. */
+static bool names_store(const struct drain *d, const struct ima_record *rec)
+{
+	struct field_view f[TEMPLATE_FIELDS_MAX];
+	const char *dir = store_dir(chain_store(d->c));
+	size_t dl = strlen(dir);
+	int n = template_split(rec, f, TEMPLATE_FIELDS_MAX, NULL);
+
+	for (int i = 0; i < n; i++)
+		if (f[i].len > dl && !memcmp(f[i].data, dir, dl) &&
+		    (f[i].data[dl] == '/' || f[i].data[dl] == '\0'))
+			return true;
+	return false;
 }
 
 void drain_free(struct drain *d)
@@ -342,6 +362,7 @@ static int append_new(struct drain *d, const struct klist *kl, uint64_t *added,
 		if (ret)
 			return ret;
 		(*added)++;
+		d->self_records += names_store(d, &rec);
 		note_template(d, &rec, last);
 		if (d->on_append) {
 			rec.index = d->k + i;
@@ -662,14 +683,18 @@ static void write_status(struct drain *d, const struct drain_policy *p,
 			 const struct drain_stats *st, int ret,
 			 const struct errmsg *em)
 {
-	char text[1400 + sizeof(d->status_extra)];
+	char text[1600 + sizeof(d->status_extra)], viol[64] = "unknown";
+	uint64_t v;
 
 	d->deleted_total += st->deleted;
+	if (d->violations_start >= 0 && !kernel_violations(&v))
+		snprintf(viol, sizeof(viol), "%llu", (unsigned long long)(v - (uint64_t)d->violations_start));
 	snprintf(text, sizeof(text),
 		 "pid=%d\nmode=%s\nbank=%s\nchain=%s\nboot=%s\ntime=%llu\n"
 		 "kernel_records=%llu\nkernel_first_index=%llu\nstored=%llu\n"
 		 "deleted=%llu\ntrimming=%s\nforeign_trimmer=%s\nplacement=%s\n"
-		 "tpm=%s\nlost=%s\nlast_error=%s\n",
+		 "tpm=%s\nlost=%s\nself_records=%llu\nviolations_since_start=%s\n"
+		 "last_error=%s\n",
 		 (int)getpid(), kmode_name(d->ki.mode), d->list_bank->name,
 		 chain_meta(d->c)->chain, d->boot_id, (unsigned long long)time(NULL),
 		 (unsigned long long)st->kernel_records,
@@ -680,7 +705,7 @@ static void write_status(struct drain *d, const struct drain_policy *p,
 		 d->foreign ? "off (foreign trimmer)" : d->no_n ? "off (N refused)" : "on",
 		 d->foreign ? "yes" : "no", d->placement,
 		 d->tpm == TPM_YES ? "yes" : d->tpm == TPM_NO ? "no" : d->linked ? "unknown" : "unused (chain not linked)",
-		 d->lost, ret ? errmsg_text(em) : "");
+		 d->lost, (unsigned long long)d->self_records, viol, ret ? errmsg_text(em) : "");
 	strncat(text, d->status_extra, sizeof(text) - strlen(text) - 1);
 	store_status_write(d->c, text, NULL);
 }

@@ -51,6 +51,13 @@ struct drain {
 	char placement[32];	/* status word: the evidence, ambiguous, beyond */
 	char lost[160];		/* status: records lost to the store */
 	char last_why[200];	/* the last placement message logged */
+	/*
+	 * What imastored may cause itself (issue: not feeding its own list):
+	 * records appended that name a path in the store, and the kernel's
+	 * violations counter when the drain started (-1: unreadable).
+	 */
+	uint64_t self_records;
+	int64_t violations_start;
 	/* more key=value lines for the status file (the daemon's), or "" */
 	char status_extra[256];
 	/* each record appended (index: its place in the boot's list), or NULL */

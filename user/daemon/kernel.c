@@ -268,13 +268,14 @@ int kernel_read_list(int fd, off_t from, uint8_t **buf, size_t *len,
 	return 0;
 }
 
-int kernel_count(uint64_t *n)
+/* One decimal number from a securityfs file of IMA's. */
+static int read_number(const char *file, uint64_t *n)
 {
 	char path[PATH_MAX], buf[32];
 	int fd, ret = 0;
 	ssize_t r;
 
-	snprintf(path, sizeof(path), "%s/runtime_measurements_count", ima_securityfs_dir());
+	snprintf(path, sizeof(path), "%s/%s", ima_securityfs_dir(), file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -287,6 +288,16 @@ int kernel_count(uint64_t *n)
 	buf[r] = '\0';
 	*n = strtoull(buf, NULL, 10);
 	return 0;
+}
+
+int kernel_count(uint64_t *n)
+{
+	return read_number("runtime_measurements_count", n);
+}
+
+int kernel_violations(uint64_t *n)
+{
+	return read_number("violations", n);
 }
 
 unsigned kernel_banks(const struct hash_alg **banks, unsigned max)

@@ -75,6 +75,8 @@ int kernel_read_list(int fd, off_t from, uint8_t **buf, size_t *len,
 
 /* runtime_measurements_count; -errno if unreadable (e.g. a fake dir). */
 int kernel_count(uint64_t *n);
+/* `violations`: since boot, never lowered by deletion; -errno if unreadable. */
+int kernel_violations(uint64_t *n);
 
 /* Every bank whose binary list the kernel has (7.2: one per TPM bank). */
 unsigned kernel_banks(const struct hash_alg **banks, unsigned max);

@@ -489,17 +489,21 @@ static int write_index(struct chain *c, const uint64_t *offs, size_t n,
 	uint8_t buf[8];
 	int fd;
 
-	seg_name(name, sizeof(name), c->segs[c->nsegs - 1].first, "idx");
-	fd = store_io->openat(c->dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+	/* held open: the writer's own reads of it are then no new open */
+	fd = c->idxfd;
+	if (fd < 0) {
+		seg_name(name, sizeof(name), c->segs[c->nsegs - 1].first, "idx");
+		fd = store_io->openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		c->idxfd = fd;
+	}
 	/* derived data: no fsync, checked on use */
 	for (size_t i = 0; i < n; i++) {
 		put_le64(buf, offs[i]);
 		if (io_write_all(fd, buf, 8, (off_t)((from_slot + i) * 8)))
 			break;
 	}
-	close(fd);
 	return 0;
 }
 
@@ -627,6 +631,9 @@ static int maybe_roll(struct chain *c, struct errmsg *em)
 	c->segs[c->nsegs++].first = c->durable;
 	close(c->segfd);
 	c->segfd = fd;
+	if (c->idxfd >= 0)
+		close(c->idxfd);	/* the sealed segment's index is done */
+	c->idxfd = -1;
 	c->durable_end = SEG_HDR_END;
 	return 0;
 }
@@ -726,6 +733,9 @@ void chain_close(struct chain *c)
 		return;
 	if (c->segfd >= 0)
 		close(c->segfd);
+	if (c->idxfd >= 0)
+		close(c->idxfd);
+	log_close(c);
 	if (c->dirfd >= 0)
 		close(c->dirfd);
 	free(c->segs);
@@ -754,18 +764,28 @@ static int iter_open_seg(struct chain_iter *it, size_t seg, uint64_t from,
 	off_t off = SEG_HDR_END;
 	char idx[64];
 	uint8_t b[8];
+	bool active;
 	int ifd;
 
 	if (it->fd >= 0)
 		close(it->fd);
 	it->seg = seg;
 	seg_name(it->name, sizeof(it->name), first, "log");
-	it->fd = openat(it->c->dirfd, it->name, O_RDONLY | O_CLOEXEC);
+	/*
+	 * The writer's active segment and its index are read through the
+	 * writer's fds: opening a file for reading while it is open for
+	 * writing is an IMA open-writers violation (and a measurement).
+	 */
+	active = it->c->segfd >= 0 && seg == it->c->nsegs - 1;
+	it->fd = active ? dup(it->c->segfd) : openat(it->c->dirfd, it->name, O_RDONLY | O_CLOEXEC);
 	if (it->fd < 0)
 		return errmsg_set(em, -errno, "%s: %s", it->name, strerror(errno));
 	/* the sparse index, if it is right (checked below), saves a scan */
 	seg_name(idx, sizeof(idx), first, "idx");
-	ifd = openat(it->c->dirfd, idx, O_RDONLY | O_CLOEXEC);
+	if (!active)
+		ifd = openat(it->c->dirfd, idx, O_RDONLY | O_CLOEXEC);
+	else
+		ifd = it->c->idxfd >= 0 ? dup(it->c->idxfd) : -1;
 	if (ifd >= 0) {
 		off_t slot = (off_t)((from - first) / STORE_INDEX_STRIDE);
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_int.h"
@@ -44,11 +45,22 @@ int log_scan(struct chain *c, const char *name, log_frame_fn fn, void *arg,
 
 	*good_end = 0;
 	*corrupt = false;
-	fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
+	/* the writer reads through the fd it writes with: never a new open */
+	fd = c->logfd[log_slot(name)] >= 0 ? dup(c->logfd[log_slot(name)]) :
+		openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
 	/* these logs are small: a frame per checkpoint or trim */
-	size = lseek(fd, 0, SEEK_END);
+	{
+		struct stat sb;
+
+		size = fstat(fd, &sb) ? -1 : sb.st_size;
+	}
+	if (size < 0) {
+		ret = errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
+		close(fd);
+		return ret;
+	}
 	buf = malloc(size > 0 ? (size_t)size : 1);
 	if (!buf) {
 		close(fd);
@@ -80,6 +92,107 @@ out:
 	return ret;
 }
 
+/* After a failed write the fd is not trusted: the next append opens again. */
+static void log_drop_fd(struct chain *c, int slot)
+{
+	if (c->logfd[slot] >= 0)
+		close(c->logfd[slot]);
+	c->logfd[slot] = -1;
+}
+
+void log_close(struct chain *c)
+{
+	for (int i = 0; i < 2; i++) {
+		log_drop_fd(c, i);
+		free(c->lx[i].e);
+		memset(&c->lx[i], 0, sizeof(c->lx[i]));
+	}
+}
+
+/* One frame into the in-memory index of its log. */
+static int lx_push(struct log_index *lx, uint32_t magic, uint64_t index, off_t off,
+		   uint32_t len, const uint8_t *payload)
+{
+	struct log_entry *e;
+
+	if (!lx->loaded)
+		return 0;
+	if (lx->n == lx->cap) {
+		size_t cap = lx->cap ? lx->cap * 2 : 64;
+
+		e = realloc(lx->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		lx->e = e;
+		lx->cap = cap;
+	}
+	e = &lx->e[lx->n++];
+	memset(e, 0, sizeof(*e));
+	e->magic = magic;
+	e->index = index;
+	e->off = off;
+	e->len = len;
+	if (magic == FRAME_TRIM && len == TRIM_PAYLOAD) {
+		e->state = get_le32(payload);
+		memcpy(e->boot, payload + 8, 40);
+	}
+	return 0;
+}
+
+struct lx_load {
+	struct log_index *lx;
+	off_t off;		/* of the frame: log_scan passes them in order from 0 */
+};
+
+static int lx_load_cb(void *arg, const struct frame *f)
+{
+	struct lx_load *l = arg;
+	int ret = lx_push(l->lx, f->magic, f->index, l->off, f->len, f->payload);
+
+	l->off += FRAME_HDR + f->len;
+	return ret;
+}
+
+/* The log's frames in memory: once for a writer, at every call for readers. */
+static int lx_load(struct chain *c, const char *name, struct errmsg *em)
+{
+	struct log_index *lx = &c->lx[log_slot(name)];
+	struct lx_load l = { lx, 0 };
+	off_t end;
+	bool corrupt;
+	int ret;
+
+	if (lx->loaded && c->segfd >= 0)
+		return 0;
+	lx->n = 0;
+	lx->loaded = true;
+	ret = log_scan(c, name, lx_load_cb, &l, &end, &corrupt, em);
+	if (ret)
+		lx->loaded = false;
+	return ret;
+}
+
+/* One frame of a log, read and checked again (pread: no new open for a writer). */
+static int lx_read(struct chain *c, const char *name, const struct log_entry *e,
+		   uint8_t *buf, struct frame *f, struct errmsg *em)
+{
+	int slot = log_slot(name), fd = c->logfd[slot];
+	size_t len = FRAME_HDR + e->len;
+	ssize_t n;
+
+	if (fd < 0)
+		fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
+	n = pread(fd, buf, len, e->off);
+	if (fd != c->logfd[slot])
+		close(fd);
+	if (n != (ssize_t)len || frame_check(buf, len, f) != (long)len)
+		return errmsg_set(em, -EBADMSG, "%s: the frame at byte offset %lld changed",
+				  name, (long long)e->off);
+	return 0;
+}
+
 int log_append(struct chain *c, const char *name, uint32_t magic,
 	       uint64_t index, const void *payload, uint32_t len,
 	       struct errmsg *em)
@@ -90,13 +203,17 @@ int log_append(struct chain *c, const char *name, uint32_t magic,
 
 	if (c->segfd < 0)
 		return errmsg_set(em, -EBADF, "chain %s is open read-only", c->meta.chain);
-	fd = store_io->openat(c->dirfd, name, O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0 && errno == ENOENT) {
-		fd = store_io->openat(c->dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		created = true;
+	fd = c->logfd[slot];
+	if (fd < 0) {
+		fd = store_io->openat(c->dirfd, name, O_RDWR | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == ENOENT) {
+			fd = store_io->openat(c->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+			created = true;
+		}
+		if (fd < 0)
+			return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
+		c->logfd[slot] = fd;
 	}
-	if (fd < 0)
-		return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
 	if (c->log_end[slot] < 0) {
 		ret = log_scan(c, name, NULL, NULL, &c->log_end[slot], &corrupt, em);
 		if (!ret && corrupt)
@@ -107,7 +224,7 @@ int log_append(struct chain *c, const char *name, uint32_t magic,
 			ret = errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
 		if (ret) {
 			c->log_end[slot] = -1;
-			close(fd);
+			log_drop_fd(c, slot);
 			return ret;
 		}
 	}
@@ -121,10 +238,12 @@ int log_append(struct chain *c, const char *name, uint32_t magic,
 		/* like the segments: cut back, nothing new */
 		if (store_io->ftruncate(fd, c->log_end[slot]))
 			c->log_end[slot] = -1;
-		close(fd);
+		log_drop_fd(c, slot);
 		return errmsg_set(em, ret, "%s: %s", name, strerror(-ret));
 	}
-	close(fd);
+	ret = lx_push(&c->lx[slot], magic, index, c->log_end[slot], len, payload);
+	if (ret)
+		c->lx[slot].loaded = false;	/* read again when next needed */
 	c->log_end[slot] += FRAME_HDR + len;
 	if (created)
 		return store_fsync_dir(c->dirfd, em, "chain directory");
@@ -220,38 +339,36 @@ static int decode_checkpoint(const struct frame *f, struct replay_state *st)
 	return 0;
 }
 
-struct ck_find {
-	uint64_t at_most;
-	struct replay_state *st;
-	bool found;
-};
-
-static int ck_find_cb(void *arg, const struct frame *f)
-{
-	struct ck_find *cf = arg;
-	struct replay_state tmp;
-
-	if (f->magic != FRAME_CHECKPOINT || f->index > cf->at_most)
-		return 0;
-	if (decode_checkpoint(f, &tmp))
-		return 0;	/* derived data: a bad one is skipped (fsck reports) */
-	*cf->st = tmp;
-	cf->found = true;
-	return 0;
-}
-
 int chain_checkpoint_find(struct chain *c, uint64_t at_most,
 			  struct replay_state *st, struct errmsg *em)
 {
-	struct ck_find cf = { at_most < c->durable ? at_most : c->durable, st, false };
-	off_t end;
-	bool corrupt;
-	int ret;
+	const struct log_index *lx = &c->lx[log_slot(CK_LOG)];
+	uint64_t limit = at_most < c->durable ? at_most : c->durable;
+	uint8_t *buf;
+	struct frame f;
+	int ret = lx_load(c, CK_LOG, em);
 
-	ret = log_scan(c, CK_LOG, ck_find_cb, &cf, &end, &corrupt, em);
 	if (ret)
 		return ret;
-	return cf.found ? 0 : -ENOENT;
+	/* the last one at or below the limit that decodes (derived data) */
+	for (size_t i = lx->n; i-- > 0;) {
+		const struct log_entry *e = &lx->e[i];
+
+		if (e->magic != FRAME_CHECKPOINT || e->index > limit)
+			continue;
+		buf = malloc(FRAME_HDR + e->len);
+		if (!buf)
+			return -ENOMEM;
+		ret = lx_read(c, CK_LOG, e, buf, &f, em);
+		if (!ret && f.magic == FRAME_CHECKPOINT && !decode_checkpoint(&f, st)) {
+			free(buf);
+			return 0;
+		}
+		free(buf);
+		if (ret && ret != -EBADMSG)
+			return ret;
+	}
+	return -ENOENT;
 }
 
 /* ---- trims ---- */
@@ -275,32 +392,30 @@ struct trim_find {
 	bool found_done;
 };
 
-static int trim_find_cb(void *arg, const struct frame *f)
-{
-	struct trim_find *tf = arg;
-
-	if (f->magic != FRAME_TRIM || f->len != TRIM_PAYLOAD ||
-	    memcmp(f->payload + 8, tf->boot, 40))
-		return 0;
-	tf->first_kept = f->index;
-	tf->state = (enum trim_state)get_le32(f->payload);
-	tf->found = true;
-	if (tf->state == TRIM_DONE) {
-		tf->done_kept = f->index;
-		tf->found_done = true;
-	}
-	return 0;
-}
-
 static int trim_find(struct chain *c, const char *boot_id,
 		     struct trim_find *tf, struct errmsg *em)
 {
-	off_t end;
-	bool corrupt;
+	const struct log_index *lx = &c->lx[log_slot(TRIM_LOG)];
+	int ret;
 
 	memset(tf, 0, sizeof(*tf));
 	memcpy(tf->boot, boot_id, strnlen(boot_id, 40));
-	return log_scan(c, TRIM_LOG, trim_find_cb, tf, &end, &corrupt, em);
+	ret = lx_load(c, TRIM_LOG, em);
+	for (size_t i = 0; !ret && i < lx->n; i++) {
+		const struct log_entry *e = &lx->e[i];
+
+		if (e->magic != FRAME_TRIM || e->len != TRIM_PAYLOAD ||
+		    memcmp(e->boot, tf->boot, 40))
+			continue;
+		tf->first_kept = e->index;
+		tf->state = (enum trim_state)e->state;
+		tf->found = true;
+		if (tf->state == TRIM_DONE) {
+			tf->done_kept = e->index;
+			tf->found_done = true;
+		}
+	}
+	return ret;
 }
 
 int chain_trim_last_done(struct chain *c, const char *boot_id,

@@ -279,7 +279,9 @@ static struct chain *chain_alloc(struct store *s)
 	c->s = s;
 	c->dirfd = -1;
 	c->segfd = -1;
+	c->idxfd = -1;
 	c->log_end[0] = c->log_end[1] = -1;
+	c->logfd[0] = c->logfd[1] = -1;
 	return c;
 }
 

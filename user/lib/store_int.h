@@ -41,6 +41,7 @@ struct chain {
 	size_t nsegs;
 	/* writer state */
 	int segfd;		/* active segment, -1 for readers */
+	int idxfd;		/* its index, held open O_RDWR once written; -1 */
 	off_t durable_end;	/* of the active segment */
 	uint64_t durable;	/* records durable */
 	uint64_t count;		/* records appended */
@@ -53,6 +54,22 @@ struct chain {
 	off_t corrupt_at;
 	char corrupt_why[300];
 	off_t log_end[2];	/* checkpoints.log, trims.log; -1 unknown */
+	/*
+	 * The logs' frames as far as read (index, offset, trim state and boot):
+	 * a writer reads each log once and then keeps it in step, so no cycle
+	 * opens a log for reading again (an IMA measurement each time).
+	 */
+	struct log_index {
+		struct log_entry {
+			uint64_t index;
+			off_t off;
+			uint32_t magic, len, state;
+			uint8_t boot[40];
+		} *e;
+		size_t n, cap;
+		bool loaded;
+	} lx[2];
+	int logfd[2];		/* writer: each log held open O_RDWR, -1 until used */
 	bool broken;		/* a failed truncate: no more appends */
 	char broken_why[200];
 };
@@ -84,5 +101,7 @@ int log_scan(struct chain *c, const char *name, log_frame_fn fn, void *arg,
 int log_append(struct chain *c, const char *name, uint32_t magic,
 	       uint64_t index, const void *payload, uint32_t len,
 	       struct errmsg *em);
+/* The writer's held log fds and the log indexes go with the chain. */
+void log_close(struct chain *c);
 
 #endif

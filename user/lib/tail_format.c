@@ -75,6 +75,14 @@ static int view_cut(const struct imacapture_rec *r, uint8_t *buf,
 	return 0;
 }
 
+static bool capture_digest_zero(const struct imacapture_rec *r)
+{
+	for (size_t i = 0; i < sizeof(r->digest); i++)
+		if (r->digest[i])
+			return false;
+	return true;
+}
+
 int tail_view_capture(const struct imacapture_rec *r, const char *custom_name, uint8_t *buf,
 		      struct ima_record *rec, const struct hash_alg **bank,
 		      struct tail_meta *m, struct errmsg *em)
@@ -82,6 +90,13 @@ int tail_view_capture(const struct imacapture_rec *r, const char *custom_name, u
 	const struct hash_alg *a = hash_alg_by_tpm_id(r->digest_alg);
 	int ret = 0;
 
+	/*
+	 * A violation's template is never hashed (ima_store_template()), so
+	 * its digests keep alg_id 0 from kcalloc(): all zeros, as in the list's
+	 * first bank, sha1.
+	 */
+	if (!r->digest_alg && capture_digest_zero(r))
+		a = hash_alg_by_name("sha1");
 	if (!a || a->size > IMACAPTURE_DIGEST_MAX)
 		return errmsg_set(em, -EBADMSG, "seq %llu: unknown digest algorithm 0x%04x",
 				  (unsigned long long)r->seq, r->digest_alg);
