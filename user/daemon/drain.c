@@ -423,7 +423,7 @@ static uint64_t to_delete(const struct drain *d, const struct drain_policy *p,
 }
 
 /*
- * Before any deletion (§4.6, §5.4): a checkpoint of the records about to
+ * Before any deletion (§4.6): a checkpoint of the records about to
  * leave the kernel, then the `intended` entry that covers them.
  */
 static int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
@@ -452,7 +452,7 @@ static int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out
 	return chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
 }
 
-/* §4.6-7: checkpoint, intended, "D\n", done. */
+/* §4.6: checkpoint, intended, "N\n", done. */
 static int trim(struct drain *d, int fd, uint64_t dcount, uint64_t *out,
 		struct errmsg *em)
 {
@@ -496,7 +496,7 @@ static int trim(struct drain *d, int fd, uint64_t dcount, uint64_t *out,
 	}
 }
 
-/* §5.4-5: the staged batch is stored: checkpoint, intended, "D\n", done. */
+/* §4.6, §5: the staged batch is stored: checkpoint, intended, "D\n", done. */
 static int delete_staged(struct drain *d, int fd, uint64_t n, uint64_t *out,
 			 struct errmsg *em)
 {
