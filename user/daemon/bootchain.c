@@ -9,7 +9,7 @@
 
 #include "bootchain.h"
 #include "klist.h"
-#include "kernel_ima.h"
+#include "securityfs.h"
 #include "list_reader.h"
 #include "log.h"
 #include "template.h"

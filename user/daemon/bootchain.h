@@ -2,7 +2,7 @@
 #ifndef IMASTORED_BOOTCHAIN_H
 #define IMASTORED_BOOTCHAIN_H
 
-#include "kernel.h"
+#include "kernel_ops.h"
 #include "store.h"
 
 /*

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "kernel.h"
+#include "kernel_ops.h"
 #include "placement.h"
 #include "replay.h"
 #include "store.h"

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "kernel_ima.h"
+#include "securityfs.h"
 
 const char *ima_securityfs_dir(void)
 {

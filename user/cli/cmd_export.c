@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "full_list.h"
-#include "kernel_ima.h"
+#include "securityfs.h"
 #include "list_ascii.h"
 
 static void export_usage(FILE *f)

@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kernel.h"
-#include "kernel_ima.h"
+#include "kernel_ops.h"
+#include "securityfs.h"
 #include "log.h"
 
 int kernel_real_open_list(const char *path, int flags)

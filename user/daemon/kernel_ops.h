@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-#ifndef IMASTORED_KERNEL_H
-#define IMASTORED_KERNEL_H
+#ifndef IMASTORED_KERNEL_OPS_H
+#define IMASTORED_KERNEL_OPS_H
 
 #include <limits.h>
 #include <stdbool.h>

@@ -8,7 +8,7 @@
 #include "json.h"
 #include "replay.h"
 #include "full_list.h"
-#include "kernel_ima.h"
+#include "securityfs.h"
 #include "store.h"
 
 #define MAX_PCR_FILES 16

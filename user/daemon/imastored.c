@@ -16,15 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/bootchain.h"
-#include "daemon/capture.h"
-#include "daemon/config.h"
-#include "daemon/drain.h"
-#include "daemon/kernel.h"
-#include "daemon/log.h"
-#include "daemon/notify.h"
-#include "daemon/tail.h"
-#include "kernel_ima.h"
+#include "bootchain.h"
+#include "capture.h"
+#include "config.h"
+#include "drain.h"
+#include "kernel_ops.h"
+#include "log.h"
+#include "notify.h"
+#include "tail.h"
+#include "securityfs.h"
 #include "store.h"
 #include "tail_format.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-#ifndef IMASTORE_KERNEL_IMA_H
-#define IMASTORE_KERNEL_IMA_H
+#ifndef IMASTORE_SECURITYFS_H
+#define IMASTORE_SECURITYFS_H
 
 #include <stddef.h>
 
