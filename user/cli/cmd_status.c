@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include "chain_replay.h"
 #include "cli.h"
 #include "commands.h"
 #include "json.h"

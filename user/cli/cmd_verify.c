@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain_replay.h"
 #include "cli.h"
 #include "commands.h"
 #include "json.h"

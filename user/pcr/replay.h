@@ -2,6 +2,7 @@
 #ifndef IMASTORE_REPLAY_H
 #define IMASTORE_REPLAY_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ima_record.h"
@@ -77,5 +78,16 @@ int replay_extend_batch(struct replay *rp, const struct ima_record *recs,
 			struct errmsg *bad, struct errmsg *em);
 
 const struct replay_state *replay_state(const struct replay *rp);
+
+/*
+ * A state as bytes, the payload of a store checkpoint (store-format.md §7;
+ * next_index is the checkpoint frame's index, not in the bytes): u32
+ * pcr_used, u32 banks, per bank u16 TPM id, u8 size, u8 padded, 4 zero
+ * bytes, then every bank's 24 PCR values. decode: -EBADMSG if malformed.
+ */
+size_t replay_state_size(const struct replay_state *st);
+void replay_state_encode(const struct replay_state *st, uint8_t *out);
+int replay_state_decode(const uint8_t *p, size_t len, uint64_t next_index,
+			struct replay_state *st);
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* imastore fsck: every [fsck] rule of docs/store-format.md. */
+/* imastore fsck, the store's half: segments, indexes, logs (store-format.md [fsck]). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chain_replay.h"
 #include "store_int.h"
 
 struct fsck {
@@ -16,12 +15,11 @@ struct fsck {
 	struct fsck_report *rep;
 	fsck_note_fn note;
 	void *arg;
-	struct replay_state *cks;
 	size_t ncks;
 };
 
-__attribute__((format(printf, 3, 4)))
-static void say(struct fsck *f, bool error, const char *fmt, ...)
+void fsck_say(struct fsck_report *rep, fsck_note_fn note, void *arg, bool error,
+	      const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -30,12 +28,14 @@ static void say(struct fsck *f, bool error, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (error)
-		f->rep->errors++;
+		rep->errors++;
 	else
-		f->rep->warnings++;
-	if (f->note)
-		f->note(f->arg, error, msg);
+		rep->warnings++;
+	if (note)
+		note(arg, error, msg);
 }
+
+#define say(f, error, ...) fsck_say((f)->rep, (f)->note, (f)->arg, error, __VA_ARGS__)
 
 static void check_index(struct fsck *f, uint64_t first, const uint64_t *want,
 			size_t n)
@@ -111,21 +111,12 @@ static int check_segments(struct fsck *f)
 	return 0;
 }
 
-static int collect_ck(void *arg, const struct frame *fr)
+static int count_ck(void *arg, const struct frame *fr)
 {
 	struct fsck *f = arg;
-	struct replay_state *n;
 
-	if (fr->magic != FRAME_CHECKPOINT)
-		return 0;
-	n = realloc(f->cks, (f->ncks + 1) * sizeof(*f->cks));
-	if (!n)
-		return -ENOMEM;
-	f->cks = n;
-	/* decoded by chain_checkpoint_find's rules: re-read through the API */
-	memset(&f->cks[f->ncks], 0, sizeof(*f->cks));
-	f->cks[f->ncks].next_index = fr->index;
-	f->ncks++;
+	if (fr->magic == FRAME_CHECKPOINT)
+		f->ncks++;
 	return 0;
 }
 
@@ -138,7 +129,7 @@ static void check_logs(struct fsck *f)
 		off_t end;
 		bool corrupt;
 
-		if (log_scan(f->c, logs[i], i ? NULL : collect_ck, f, &end, &corrupt, &em))
+		if (log_scan(f->c, logs[i], i ? NULL : count_ck, f, &end, &corrupt, &em))
 			say(f, true, "%s: %s", logs[i], errmsg_text(&em));
 		else if (corrupt)
 			say(f, true, "%s: corrupt after byte offset %lld", logs[i], (long long)end);
@@ -146,92 +137,15 @@ static void check_logs(struct fsck *f)
 	f->rep->checkpoints = f->ncks;
 }
 
-static bool states_equal(const struct replay_state *a, const struct replay_state *b)
+int chain_fsck_structure(struct chain *c, struct fsck_report *rep,
+			 fsck_note_fn note, void *arg)
 {
-	if (a->pcrs.nbanks != b->pcrs.nbanks || a->pcr_used != b->pcr_used)
-		return false;
-	for (unsigned i = 0; i < a->pcrs.nbanks; i++) {
-		const struct pcr_bank *x = &a->pcrs.bank[i], *y = &b->pcrs.bank[i];
-
-		if (x->alg->tpm_id != y->alg->tpm_id ||
-		    x->alg->padded_sha1 != y->alg->padded_sha1 ||
-		    memcmp(x->value, y->value, sizeof(x->value)))
-			return false;
-	}
-	return true;
-}
-
-/* Replay everything; every record's digest and every checkpoint is checked. */
-static void check_replay(struct fsck *f)
-{
-	struct chain *c = f->c;
-	struct replay *rp = NULL;
-	struct chain_iter *it = NULL;
-	struct ima_record rec;
-	struct errmsg em = { "" };
-	size_t ck = 0;
-	int r;
-
-	/* checkpoints in the order of their index */
-	for (size_t i = 0; i < f->ncks; i++) {
-		struct replay_state st;
-
-		if (chain_checkpoint_find(c, f->cks[i].next_index, &st, NULL) ||
-		    st.next_index != f->cks[i].next_index)
-			say(f, true, "checkpoint at record %llu cannot be read",
-			    (unsigned long long)f->cks[i].next_index);
-		else
-			f->cks[i] = st;
-	}
-	if (chain_replay(c, 0, true, false, &rp, &em) ||
-	    chain_iter_open(c, 0, &it, &em)) {
-		say(f, true, "replay: %s", errmsg_text(&em));
-		goto out;
-	}
-	for (;;) {
-		while (ck < f->ncks && f->cks[ck].next_index == replay_state(rp)->next_index) {
-			if (f->cks[ck].pcrs.nbanks && !states_equal(&f->cks[ck], replay_state(rp)))
-				say(f, true, "checkpoint at record %llu does not match the replay of records 0..%llu",
-				    (unsigned long long)f->cks[ck].next_index,
-				    (unsigned long long)f->cks[ck].next_index - 1);
-			ck++;
-		}
-		r = chain_iter_next(it, &rec, &em);
-		if (r <= 0)
-			break;
-		r = replay_extend(rp, &rec, chain_meta(c)->bank, REPLAY_CHECK_DIGEST, &em);
-		if (r == -EBADMSG) {
-			say(f, true, "%s", errmsg_text(&em));
-			r = replay_extend(rp, &rec, chain_meta(c)->bank, 0, &em);
-		}
-		if (r)
-			break;
-	}
-	if (r < 0)
-		say(f, true, "%s", errmsg_text(&em));
-	for (; ck < f->ncks; ck++)
-		if (f->cks[ck].next_index > replay_state(rp)->next_index)
-			say(f, true, "checkpoint at record %llu is beyond the %llu stored records",
-			    (unsigned long long)f->cks[ck].next_index,
-			    (unsigned long long)replay_state(rp)->next_index);
-out:
-	chain_iter_free(it);
-	replay_free(rp);
-}
-
-int chain_fsck(struct chain *c, struct fsck_report *rep, fsck_note_fn note,
-	       void *arg)
-{
-	struct fsck f = { c, rep, note, arg, NULL, 0 };
+	struct fsck f = { c, rep, note, arg, 0 };
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
 	ret = check_segments(&f);
-	if (!ret) {
+	if (!ret)
 		check_logs(&f);
-		if (!rep->errors)
-			check_replay(&f);
-	}
-	free(f.cks);
 	return ret;
 }

@@ -131,127 +131,42 @@ int log_append(struct chain *c, const char *name, uint32_t magic,
 	return 0;
 }
 
-/* ---- checkpoints ---- */
+/* ---- checkpoints: opaque bytes (trim/chain_replay.c reads them) ---- */
 
-int chain_checkpoint_write(struct chain *c, const struct replay_state *st,
-			   struct errmsg *em)
+int chain_checkpoint_append(struct chain *c, uint64_t index, const void *payload,
+			    size_t len, struct errmsg *em)
 {
-	size_t len = 8, pos;
-	uint8_t *p;
-	int ret;
-
-	if (st->next_index > c->durable)
+	if (index > c->durable)
 		return errmsg_set(em, -EINVAL,
 				  "checkpoint at %llu beyond the %llu durable records",
-				  (unsigned long long)st->next_index,
-				  (unsigned long long)c->durable);
-	for (unsigned b = 0; b < st->pcrs.nbanks; b++)
-		len += 8 + IMA_PCR_COUNT * st->pcrs.bank[b].alg->size;
-	p = calloc(1, len);
-	if (!p)
-		return -ENOMEM;
-	put_le32(p, st->pcr_used);
-	put_le32(p + 4, st->pcrs.nbanks);
-	pos = 8;
-	for (unsigned b = 0; b < st->pcrs.nbanks; b++) {
-		const struct hash_alg *a = st->pcrs.bank[b].alg;
-
-		put_le16(p + pos, a->tpm_id);
-		p[pos + 2] = (uint8_t)a->size;
-		p[pos + 3] = a->padded_sha1 ? 1 : 0;
-		pos += 8;
-	}
-	for (unsigned b = 0; b < st->pcrs.nbanks; b++)
-		for (unsigned i = 0; i < IMA_PCR_COUNT; i++) {
-			unsigned size = st->pcrs.bank[b].alg->size;
-
-			memcpy(p + pos, st->pcrs.bank[b].value[i], size);
-			pos += size;
-		}
-	ret = log_append(c, CK_LOG, FRAME_CHECKPOINT, st->next_index, p,
-			 (uint32_t)len, em);
-	free(p);
-	return ret;
+				  (unsigned long long)index, (unsigned long long)c->durable);
+	if (len > FRAME_PAYLOAD_MAX)
+		return errmsg_set(em, -EINVAL, "checkpoint of %zu bytes", len);
+	return log_append(c, CK_LOG, FRAME_CHECKPOINT, index, payload, (uint32_t)len, em);
 }
 
-static const struct hash_alg *alg_of(uint16_t id, uint8_t size, uint8_t mode)
-{
-	const struct hash_alg *a = hash_alg_by_tpm_id(id);
-
-	if (!a || a->size != size)
-		return NULL;
-	return mode ? hash_alg_padded(a) : a;
-}
-
-static int decode_checkpoint(const struct frame *f, struct replay_state *st)
-{
-	const uint8_t *p = f->payload;
-	size_t pos = 8, need;
-	uint32_t nb;
-
-	if (f->len < 8)
-		return -EBADMSG;
-	memset(st, 0, sizeof(*st));
-	nb = get_le32(p + 4);
-	if (nb > PCR_MAX_BANKS || f->len < 8 + 8 * (size_t)nb)
-		return -EBADMSG;
-	st->next_index = f->index;
-	st->pcr_used = get_le32(p);
-	need = 8 + 8 * (size_t)nb;
-	for (uint32_t b = 0; b < nb; b++, pos += 8) {
-		const struct hash_alg *a = alg_of(get_le16(p + pos), p[pos + 2], p[pos + 3]);
-
-		if (!a)
-			return -EBADMSG;
-		st->pcrs.bank[b].alg = a;
-		st->pcrs.bank[b].valid = ~0u >> (32 - IMA_PCR_COUNT);
-		need += IMA_PCR_COUNT * (size_t)a->size;
-	}
-	st->pcrs.nbanks = nb;
-	if (f->len != need)
-		return -EBADMSG;
-	for (uint32_t b = 0; b < nb; b++)
-		for (unsigned i = 0; i < IMA_PCR_COUNT; i++) {
-			unsigned size = st->pcrs.bank[b].alg->size;
-
-			memcpy(st->pcrs.bank[b].value[i], p + pos, size);
-			pos += size;
-		}
-	return 0;
-}
-
-struct ck_find {
-	uint64_t at_most;
-	struct replay_state *st;
-	bool found;
+struct ck_scan {
+	chain_checkpoint_fn fn;
+	void *arg;
 };
 
-static int ck_find_cb(void *arg, const struct frame *f)
+static int ck_scan_cb(void *arg, const struct frame *f)
 {
-	struct ck_find *cf = arg;
-	struct replay_state tmp;
+	struct ck_scan *cs = arg;
 
-	if (f->magic != FRAME_CHECKPOINT || f->index > cf->at_most)
+	if (f->magic != FRAME_CHECKPOINT)
 		return 0;
-	if (decode_checkpoint(f, &tmp))
-		return 0;	/* derived data: a bad one is skipped (fsck reports) */
-	*cf->st = tmp;
-	cf->found = true;
-	return 0;
+	return cs->fn(cs->arg, f->index, f->payload, f->len);
 }
 
-int chain_checkpoint_find(struct chain *c, uint64_t at_most,
-			  struct replay_state *st, struct errmsg *em)
+int chain_checkpoint_scan(struct chain *c, chain_checkpoint_fn fn, void *arg,
+			  struct errmsg *em)
 {
-	struct ck_find cf = { at_most < c->durable ? at_most : c->durable, st, false };
+	struct ck_scan cs = { fn, arg };
 	off_t end;
 	bool corrupt;
-	int ret;
 
-	ret = log_scan(c, CK_LOG, ck_find_cb, &cf, &end, &corrupt, em);
-	if (ret)
-		return ret;
-	return cf.found ? 0 : -ENOENT;
+	return log_scan(c, CK_LOG, ck_scan_cb, &cs, &end, &corrupt, em);
 }
 
 /* ---- trims ---- */

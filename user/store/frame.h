@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "byteorder.h"
 #include "ima_record.h"
 
 /* docs/store-format.md §3 */
@@ -41,12 +42,5 @@ void frame_header(uint8_t *hdr, uint32_t magic, uint64_t index,
 long frame_check(const uint8_t *buf, size_t len, struct frame *f);
 
 uint32_t frame_crc(uint32_t crc, const void *data, size_t len);
-
-uint64_t get_le64(const uint8_t *p);
-uint32_t get_le32(const uint8_t *p);
-uint16_t get_le16(const uint8_t *p);
-void put_le64(uint8_t *p, uint64_t v);
-void put_le32(uint8_t *p, uint32_t v);
-void put_le16(uint8_t *p, uint16_t v);
 
 #endif

@@ -8,7 +8,6 @@
 #include "errmsg.h"
 #include "ima_record.h"
 #include "pcr_values.h"
-#include "replay.h"
 
 /*
  * The durable store (docs/store-format.md). One writer at a time (a lock
@@ -136,12 +135,18 @@ int chain_iter_next(struct chain_iter *it, struct ima_record *rec,
 		    struct errmsg *em);
 void chain_iter_free(struct chain_iter *it);
 
-/* Checkpoints (§7): only for durable records. */
-int chain_checkpoint_write(struct chain *c, const struct replay_state *st,
-			   struct errmsg *em);
-/* The last checkpoint with next_index <= `at_most`; -ENOENT if none. */
-int chain_checkpoint_find(struct chain *c, uint64_t at_most,
-			  struct replay_state *st, struct errmsg *em);
+/*
+ * Checkpoints (§7): a frame of opaque bytes at a record index, only for
+ * durable records (-EINVAL beyond). What they say is the replay's business
+ * (trim/chain_replay.h: chain_checkpoint_write/find).
+ */
+int chain_checkpoint_append(struct chain *c, uint64_t index, const void *payload,
+			    size_t len, struct errmsg *em);
+/* fn for every checkpoint in the order written; a non-zero return stops it. */
+typedef int (*chain_checkpoint_fn)(void *arg, uint64_t index,
+				   const uint8_t *payload, size_t len);
+int chain_checkpoint_scan(struct chain *c, chain_checkpoint_fn fn, void *arg,
+			  struct errmsg *em);
 
 /* Trims (§8). */
 enum trim_state { TRIM_INTENDED = 1, TRIM_DONE = 2 };
@@ -164,13 +169,20 @@ int store_status_write(struct chain *c, const char *text, struct errmsg *em);
 /* -ENOENT if no daemon ever wrote one. */
 int store_status_read(struct store *s, char *buf, size_t len);
 
-/* Structure check of every segment, index and checkpoint (imastore fsck). */
+/*
+ * Structure check of every segment, index and log (the store's half of
+ * imastore fsck; trim/chain_replay.h chain_fsck() adds the replay).
+ */
 struct fsck_report {
 	uint64_t records, segments, checkpoints;
 	unsigned errors, warnings, repaired;
 };
 typedef void (*fsck_note_fn)(void *arg, bool error, const char *msg);
-int chain_fsck(struct chain *c, struct fsck_report *rep, fsck_note_fn note,
-	       void *arg);
+int chain_fsck_structure(struct chain *c, struct fsck_report *rep,
+			 fsck_note_fn note, void *arg);
+/* One finding: counted in rep (an error or a warning), told to note. */
+__attribute__((format(printf, 5, 6)))
+void fsck_say(struct fsck_report *rep, fsck_note_fn note, void *arg, bool error,
+	      const char *fmt, ...);
 
 #endif

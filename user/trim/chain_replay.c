@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chain_replay.h"
@@ -19,6 +20,53 @@ unsigned chain_banks(const struct chain *c, const struct hash_alg **banks)
 	if (!have_stored && n < PCR_MAX_BANKS)
 		banks[n++] = m->bank;
 	return n;
+}
+
+int chain_checkpoint_write(struct chain *c, const struct replay_state *st,
+			   struct errmsg *em)
+{
+	size_t len = replay_state_size(st);
+	uint8_t *p = malloc(len);
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	replay_state_encode(st, p);
+	ret = chain_checkpoint_append(c, st->next_index, p, len, em);
+	free(p);
+	return ret;
+}
+
+struct ck_find {
+	uint64_t at_most;
+	struct replay_state *st;
+	bool found;
+};
+
+static int ck_find_cb(void *arg, uint64_t index, const uint8_t *payload, size_t len)
+{
+	struct ck_find *cf = arg;
+	struct replay_state tmp;
+
+	if (index > cf->at_most)
+		return 0;
+	if (replay_state_decode(payload, len, index, &tmp))
+		return 0;	/* derived data: a bad one is skipped (fsck reports) */
+	*cf->st = tmp;
+	cf->found = true;
+	return 0;
+}
+
+int chain_checkpoint_find(struct chain *c, uint64_t at_most,
+			  struct replay_state *st, struct errmsg *em)
+{
+	uint64_t durable = chain_durable(c);
+	struct ck_find cf = { at_most < durable ? at_most : durable, st, false };
+	int ret = chain_checkpoint_scan(c, ck_find_cb, &cf, em);
+
+	if (ret)
+		return ret;
+	return cf.found ? 0 : -ENOENT;
 }
 
 /* A checkpoint is usable if it has exactly the banks we replay. */
