@@ -4,10 +4,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "store.h"
 
 const char *prog = "imastore";
@@ -128,20 +128,12 @@ int cli_store_open(const char *dir, unsigned flags, struct store **s)
 	return ret;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 void progress_start(struct progress *p, const char *what, uint64_t total)
 {
 	p->on = isatty(STDERR_FILENO);
 	p->what = what;
 	p->total = total;
-	p->last_ns = now_ns();
+	p->last_ns = mono_ns();
 }
 
 void progress_update(struct progress *p, uint64_t done)
@@ -150,7 +142,7 @@ void progress_update(struct progress *p, uint64_t done)
 
 	if (!p->on || (done & 1023))
 		return;
-	t = now_ns();
+	t = mono_ns();
 	if (t - p->last_ns < 250000000u)
 		return;
 	p->last_ns = t;

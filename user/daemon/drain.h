@@ -65,6 +65,14 @@ struct drain_stats {
 	uint64_t window_us;		/* the writer window (list open..close) */
 };
 
+/*
+ * How this cycle drains (drain_mode(): the policy, the kernel, and what
+ * the kernel refused so far): N "N\n" on the list (§4), AD "A"/"D" on the
+ * _staged file (§5), MIRROR store only (lists 0440, or flavor mirror).
+ */
+enum drain_mode { DRAIN_N, DRAIN_AD, DRAIN_MIRROR };
+enum drain_mode drain_mode(const struct drain *d, const struct drain_policy *p);
+
 void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 		const struct kernel_info *ki, const struct hash_alg *list_bank);
 /* What drain_init() took; the chain may have changed (an unlinked one). */

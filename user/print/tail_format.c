@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "record_print.h"
 #include "tail_format.h"
 #include "template.h"
@@ -119,11 +120,7 @@ int tail_view_capture(const struct imacapture_rec *r, const char *custom_name, u
 
 int64_t tail_realtime_offset_ns(void)
 {
-	struct timespec rt, mono;
-
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	return ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000 + (rt.tv_nsec - mono.tv_nsec);
+	return (int64_t)(real_ns() - mono_ns());
 }
 
 /* 2026-11-29T17:26:27.123456Z */

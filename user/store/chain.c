@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "store_int.h"
 #include "store_io.h"
 
@@ -634,7 +635,6 @@ static int maybe_roll(struct chain *c, struct errmsg *em)
 int chain_commit(struct chain *c, struct errmsg *em)
 {
 	uint8_t *p;
-	struct timespec ts;
 	uint64_t offs[sizeof(c->idx_pending) / sizeof(c->idx_pending[0])];
 	off_t group_start;
 	uint64_t first;
@@ -671,8 +671,7 @@ int chain_commit(struct chain *c, struct errmsg *em)
 	}
 	group_start = c->durable_end;
 	p = c->wbuf + c->wlen + FRAME_HDR;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	put_le64(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+	put_le64(p, real_ns());
 	put_le64(p + 8, (uint64_t)group_start);
 	put_le32(p + 16, c->group_crc);
 	put_le32(p + 20, 0);
