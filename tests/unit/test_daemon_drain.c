@@ -222,7 +222,7 @@ static void rig_open(struct rig *r)
 	assert_int_equal(store_current_boot(r->boot, sizeof(r->boot), &em), 0);
 	if (boot_chain_open(r->s, &ki, r->boot, &r->c, &em))
 		fail_msg("%s", em.text);
-	drain_init(&r->d, r->c, r->boot, &ki, boot_chain_list_bank(r->c));
+	drain_init(&r->d, r->c, r->boot, &ki, chain_list_bank(r->c));
 	r->pol.keep = 10;
 	r->pol.trim_records = 100;
 }

@@ -48,15 +48,6 @@ struct import {
 	struct chain *c;
 };
 
-static bool is_boot_aggregate(const struct ima_record *rec)
-{
-	struct field_view f[TEMPLATE_FIELDS_MAX];
-	int n = template_split(rec, f, TEMPLATE_FIELDS_MAX, NULL);
-
-	return n >= 2 && f[1].len >= 14 && !memcmp(f[1].data, "boot_aggregate", 14) &&
-	       (f[1].len == 14 || (f[1].len == 15 && !f[1].data[14]));
-}
-
 static int open_piece(struct import *im, const char *path, int *fd,
 		      struct list_reader **r)
 {
@@ -209,11 +200,11 @@ static int import_piece(struct import *im, const char *path)
 		return -EIO;
 	}
 	ret = 0;
-	if (chain_durable(im->c) == 0 && !is_boot_aggregate(&rec) && !im->force) {
+	if (chain_durable(im->c) == 0 && !record_is_boot_aggregate(&rec) && !im->force) {
 		cli_err("%s: the chain of boot %s is empty and this list does not start with boot_aggregate: records before it are missing (--force to import anyway)",
 			path, im->boot_id);
 		ret = -EINVAL;
-	} else if (chain_durable(im->c) > 0 && is_boot_aggregate(&rec) && !im->force) {
+	} else if (chain_durable(im->c) > 0 && record_is_boot_aggregate(&rec) && !im->force) {
 		cli_err("%s: starts with boot_aggregate, a new boot, but the chain of boot %s has %llu records; import it with --boot and that boot's id",
 			path, im->boot_id, (unsigned long long)chain_durable(im->c));
 		ret = -EINVAL;
@@ -314,12 +305,8 @@ int cmd_import(int argc, char **argv)
 		cli_err("%s", errmsg_text(&em));
 		goto out;
 	}
-	if (!r) {
-		im.lo.bank = chain_meta(im.c)->bank;
-		for (unsigned i = 0; i < chain_meta(im.c)->nbanks; i++)
-			if (chain_meta(im.c)->banks[i]->tpm_id == im.lo.bank->tpm_id)
-				im.lo.bank = chain_meta(im.c)->banks[i];
-	}
+	if (!r)
+		im.lo.bank = chain_list_bank(im.c);
 	for (int i = optind; i < argc; i++) {
 		if (import_piece(&im, argv[i]))
 			goto out;

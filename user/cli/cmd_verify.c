@@ -471,9 +471,7 @@ static int verify_store(struct verify *v, const struct hash_alg **banks,
 	*list_bank = chain_meta(c)->bank;
 	/* each bank by the chain's mode (padded where the kernel had no hash) */
 	for (unsigned i = 0; i < n; i++)
-		for (unsigned b = 0; b < chain_meta(c)->nbanks; b++)
-			if (chain_meta(c)->banks[b]->tpm_id == banks[i]->tpm_id)
-				banks[i] = chain_meta(c)->banks[b];
+		banks[i] = chain_meta_bank(chain_meta(c), banks[i]);
 	if (!v->full && !chain_checkpoint_find(c, chain_durable(c), &ck, NULL) &&
 	    checkpoint_covers(&ck, banks, n)) {
 		ret = replay_resume(&v->rp, &ck, &em);

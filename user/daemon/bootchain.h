@@ -22,7 +22,4 @@ int boot_chain_open(struct store *s, const struct kernel_info *ki,
 int boot_chain_unlinked(struct store *s, struct chain *prev, const char *boot_id,
 			struct chain **out, struct errmsg *em);
 
-/* The chain's entry for its stored bank (padded twin if so). */
-const struct hash_alg *boot_chain_list_bank(const struct chain *c);
-
 #endif

@@ -104,7 +104,7 @@ int daemon_setup(struct daemon *dm)
 		dlog(LOG_P_ERR, "the kernel has no list for the chain's bank %s", dm->ki.bank->name);
 		return ret;
 	}
-	drain_init(&dm->d, dm->c, dm->boot, &dm->ki, boot_chain_list_bank(dm->c));
+	drain_init(&dm->d, dm->c, dm->boot, &dm->ki, chain_list_bank(dm->c));
 	if (dm->cfg.flavor == DFLAVOR_AD)
 		dm->d.use_ad = true;
 	dlog(LOG_P_INFO, "store %s, chain %s: %llu records", dm->cfg.store,

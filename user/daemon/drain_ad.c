@@ -9,11 +9,12 @@
 #include "clock.h"
 #include "drain_int.h"
 #include "log.h"
+#include "securityfs.h"
 #include "store_io.h"
 
 /* §5.4-5: the staged batch is stored: checkpoint, intended, "D\n", done. */
-static int delete_staged(struct drain *d, int fd, uint64_t n, uint64_t *out,
-			 struct errmsg *em)
+static int delete_staged(struct drain *d, const char *staged, int fd, uint64_t n,
+			 uint64_t *out, struct errmsg *em)
 {
 	uint64_t kept = d->k + n;
 	int ret;
@@ -36,7 +37,7 @@ static int delete_staged(struct drain *d, int fd, uint64_t n, uint64_t *out,
 		return 0;
 	default:
 		d->k_known = false;
-		return errmsg_set(em, ret, "%s_staged: D: %s", d->ki.list, strerror(-ret));
+		return errmsg_set(em, ret, "%s: D: %s", staged, strerror(-ret));
 	}
 }
 
@@ -58,7 +59,7 @@ int drain_ad(struct drain *d, const struct drain_policy *p,
 	int ret;
 
 	window_init(d, &w);
-	snprintf(staged, sizeof(staged), "%s_staged", d->ki.list);
+	ima_staged_path(d->ki.list, staged, sizeof(staged));
 	ret = window_open(staged, O_RDWR, &w.staged_fd, em);
 	if (!ret)	/* the same thread may open more writer fds (kernel-interface §4) */
 		ret = window_open(d->ki.list, O_RDWR, &w.list_fd, em);
@@ -78,7 +79,7 @@ int drain_ad(struct drain *d, const struct drain_policy *p,
 		ret = read_place_store(d, &w, st, &placed, em);
 	if (!ret && placed && w.nb && !p->mirror && may_delete(d) &&
 	    chain_durable(d->c) >= d->k + w.nb)
-		ret = delete_staged(d, w.staged_fd, w.nb, &st->deleted, em);
+		ret = delete_staged(d, staged, w.staged_fd, w.nb, &st->deleted, em);
 	window_stats(d, &w, t0, st);
 out_close:
 	window_close(&w);

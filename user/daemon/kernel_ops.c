@@ -124,43 +124,17 @@ int kernel_detect(const char *bank_name, struct kernel_info *ki, struct errmsg *
 		ki->mode = KMODE_MIRROR;
 		return 0;
 	}
-	snprintf(staged, sizeof(staged), "%s_staged", ki->list);
+	ima_staged_path(ki->list, staged, sizeof(staged));
 	ki->mode = access(staged, F_OK) ? KMODE_N : KMODE_AD;
 	if (ki->mode == KMODE_AD && cmdline_has("ima_flush_htable"))
 		ki->mode = KMODE_AD_ONLY;
 	return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 int kernel_open_list(const char *path, int flags, unsigned max_ms, int *fd,
 		     struct errmsg *em)
 {
-	unsigned waited = 0, delay = 10;
-	int ret;
-
-	for (;;) {
-		ret = kernel_ops->open_list(path, flags);
-		if (ret >= 0) {
-			*fd = ret;
-			return 0;
-		}
-		if (ret != -EBUSY || waited >= max_ms)
-			break;
-		sleep_ms(delay);
-		waited += delay;
-		delay = delay * 2 > 1000 ? 1000 : delay * 2;
-	}
-	if (ret == -EBUSY)
-		return errmsg_set(em, ret, "%s: busy for %u ms (another process has an IMA list open)",
-				  path, waited);
-	return errmsg_set(em, ret, "%s: %s", path, strerror(-ret));
+	return ima_open_list(path, flags, max_ms, kernel_ops->open_list, fd, em);
 }
 
 static void comm_of(const char *pid, char *out, size_t len)

@@ -60,8 +60,8 @@ int kernel_detect(const char *bank_name, struct kernel_info *ki,
 		  struct errmsg *em);
 
 /*
- * Open a list, retrying EBUSY with a backoff of 10 ms doubling to 1 s for
- * at most `max_ms`; then -EBUSY (the caller lists the holders).
+ * Open a list through kernel_ops, retrying EBUSY as ima_open_list() does
+ * for at most `max_ms`; then -EBUSY (the caller lists the holders).
  */
 int kernel_open_list(const char *path, int flags, unsigned max_ms, int *fd,
 		     struct errmsg *em);

@@ -13,6 +13,7 @@
 
 #include "list_ascii.h"
 #include "list_reader.h"
+#include "securityfs.h"
 
 #define READ_CHUNK (256u << 10)
 #define BUF_MAX (2u * IMA_RECORD_MAX + 4096u)	/* an ASCII line doubles */
@@ -53,14 +54,15 @@ const struct hash_alg *list_bank_from_path(const char *path)
 			continue;
 		rest = base + n;
 		/* legacy names are the sha1 list */
-		if (!*rest || !strcmp(rest, "_staged"))
+		if (!*rest || !strcmp(rest, IMA_STAGED_SUFFIX))
 			return hash_alg_by_name("sha1");
 		if (*rest != '_')
 			return NULL;
 		rest++;
 		n = strlen(rest);
-		if (n > 7 && !strcmp(rest + n - 7, "_staged"))
-			n -= 7;
+		if (n > strlen(IMA_STAGED_SUFFIX) &&
+		    !strcmp(rest + n - strlen(IMA_STAGED_SUFFIX), IMA_STAGED_SUFFIX))
+			n -= strlen(IMA_STAGED_SUFFIX);
 		if (n >= sizeof(alg))
 			return NULL;
 		memcpy(alg, rest, n);

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 
+#include "errmsg.h"
 #include "hash_alg.h"
 
 /*
@@ -18,5 +19,19 @@ const char *ima_securityfs_dir(void);
  * kernel has no list for that bank (or no IMA).
  */
 int ima_kernel_list_path(const struct hash_alg *bank, char *out, size_t len);
+
+/*
+ * Open an IMA list. Every opener gets EBUSY while imastored holds the
+ * writer (a few ms a cycle): retried with 10 ms doubling to 1 s for at most
+ * `max_ms`, then -EBUSY saying so. `open_fn` returns a fd or -errno (a
+ * test's fake kernel); NULL: open(2). O_CLOEXEC is added.
+ */
+int ima_open_list(const char *path, int flags, unsigned max_ms,
+		  int (*open_fn)(const char *path, int flags), int *fd,
+		  struct errmsg *em);
+
+/* The staged batch of a list (A/D, CONFIG_IMA_STAGING): LIST_staged. */
+#define IMA_STAGED_SUFFIX "_staged"
+void ima_staged_path(const char *list, char *out, size_t len);
 
 #endif

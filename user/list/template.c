@@ -205,3 +205,13 @@ int template_resolve(const char *name, const struct template_desc *custom,
 			  "template '%s' is not built in; give its field list with --template-fmt",
 			  name);
 }
+
+bool record_is_boot_aggregate(const struct ima_record *rec)
+{
+	struct field_view f[TEMPLATE_FIELDS_MAX];
+	int n = template_split(rec, f, TEMPLATE_FIELDS_MAX, NULL);
+
+	/* "boot_aggregate", with the NUL the n-ng field carries or without */
+	return n >= 2 && f[1].len >= 14 && !memcmp(f[1].data, "boot_aggregate", 14) &&
+	       (f[1].len == 14 || (f[1].len == 15 && !f[1].data[14]));
+}

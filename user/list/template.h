@@ -84,4 +84,7 @@ struct file_digest {
 int template_parse_digest_field(enum field_fmt fmt, const struct field_view *f,
 				struct file_digest *out);
 
+/* The record is the boot_aggregate (its name field is that word). */
+bool record_is_boot_aggregate(const struct ima_record *rec);
+
 #endif

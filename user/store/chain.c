@@ -647,15 +647,10 @@ int chain_commit(struct chain *c, struct errmsg *em)
 	if (!c->wlen)
 		return 0;
 	if (c->durable_end >= (off_t)c->s->seg_size) {
-		/* the waiting frames move to the new segment: fix their offsets */
-		off_t shift = SEG_HDR_END - c->durable_end;
-
 		ret = maybe_roll(c, em);
 		if (ret)
 			return rollback(c, ret, em);
-		for (unsigned i = 0; i < c->nidx_pending; i++)
-			c->idx_pending[i].off += shift;
-		/* a new segment restarts the index stride */
+		/* the waiting frames move to the new segment, whose index starts over */
 		c->nidx_pending = 0;
 		first = c->segs[c->nsegs - 1].first;
 		for (uint64_t k = first, off = (uint64_t)SEG_HDR_END, pos = 0; k < c->count; k++) {
@@ -769,7 +764,6 @@ static int iter_open_seg(struct chain_iter *it, size_t seg, uint64_t from,
 		off_t slot = (off_t)((from - first) / STORE_INDEX_STRIDE);
 
 		if (pread(ifd, b, 8, slot * 8) == 8) {
-			struct frame f;
 			uint8_t h[FRAME_HDR];
 			off_t cand = (off_t)get_le64(b);
 
@@ -777,7 +771,6 @@ static int iter_open_seg(struct chain_iter *it, size_t seg, uint64_t from,
 			    get_le32(h) == FRAME_RECORD &&
 			    get_le64(h + FRAME_OFF_INDEX) == first + (uint64_t)slot * STORE_INDEX_STRIDE)
 				off = cand;
-			(void)f;
 		}
 		close(ifd);
 	}

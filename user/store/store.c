@@ -477,6 +477,11 @@ const struct chain_meta *chain_meta(const struct chain *c)
 	return &c->meta;
 }
 
+const struct hash_alg *chain_list_bank(const struct chain *c)
+{
+	return chain_meta_bank(&c->meta, c->meta.bank);
+}
+
 int store_chain_list(struct store *s, char (**ids)[STORE_ID_MAX], size_t *n,
 		     struct errmsg *em)
 {

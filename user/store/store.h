@@ -65,6 +65,14 @@ struct chain_meta {
 };
 
 /*
+ * The chain's entry for `bank` (meta banks=, by TPM id): the bank or its
+ * padded twin, as the kernel computed that bank's template digests; `bank`
+ * itself if meta does not list it.
+ */
+const struct hash_alg *chain_meta_bank(const struct chain_meta *m,
+				       const struct hash_alg *bank);
+
+/*
  * Create chain `meta->chain` (a new TPM reset) with its first boot
  * meta->boots[0] (normally the chain id, first index 0). Writer only.
  */
@@ -105,6 +113,8 @@ void chain_close(struct chain *c);
 /* -EBADMSG, naming file and offset, if committed data is damaged. */
 int chain_check(const struct chain *c, struct errmsg *em);
 const struct chain_meta *chain_meta(const struct chain *c);
+/* The stored bank by its mode: chain_meta_bank(meta, meta->bank). */
+const struct hash_alg *chain_list_bank(const struct chain *c);
 
 /*
  * Append one record (its bytes as in the stored bank's list, rec->raw);

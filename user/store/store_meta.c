@@ -13,6 +13,15 @@
 
 #define META_MAX (64u << 10)
 
+const struct hash_alg *chain_meta_bank(const struct chain_meta *m,
+				       const struct hash_alg *bank)
+{
+	for (unsigned i = 0; i < m->nbanks; i++)
+		if (m->banks[i]->tpm_id == bank->tpm_id)
+			return m->banks[i];
+	return bank;
+}
+
 static int parse_banks(struct chain_meta *m, char *v)
 {
 	char *save = NULL;

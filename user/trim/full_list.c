@@ -9,6 +9,7 @@
 #include "full_list.h"
 #include "list_reader.h"
 #include "placement.h"
+#include "securityfs.h"
 
 struct full_list {
 	struct chain *c;
@@ -29,20 +30,11 @@ struct full_list {
 	uint64_t kcount;
 };
 
-static const struct hash_alg *mode_of(const struct chain_meta *m,
-				      const struct hash_alg *bank)
-{
-	for (unsigned i = 0; i < m->nbanks; i++)
-		if (m->banks[i]->tpm_id == bank->tpm_id)
-			return m->banks[i];
-	return bank;
-}
-
 int record_for_bank(const struct ima_record *rec, const struct chain_meta *m,
 		    const struct hash_alg *bank, struct hash_ctx **ctx,
 		    uint8_t *out, struct ima_record *res, struct errmsg *em)
 {
-	const struct hash_alg *alg = mode_of(m, bank);
+	const struct hash_alg *alg = chain_meta_bank(m, bank);
 	size_t tail = rec->raw_len - 4 - rec->digest_len;
 	uint8_t d[IMA_MAX_DIGEST] = { 0 };
 	long n;
@@ -74,15 +66,7 @@ int record_for_bank(const struct ima_record *rec, const struct chain_meta *m,
 /* The daemon holds the list open for writing for short moments. */
 static int open_list(const char *path, int *fd, struct errmsg *em)
 {
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-
-	for (int i = 0; i < 100; i++) {
-		*fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (*fd >= 0 || errno != EBUSY)
-			break;
-		nanosleep(&ts, NULL);
-	}
-	return *fd < 0 ? errmsg_set(em, -errno, "%s: %s", path, strerror(errno)) : 0;
+	return ima_open_list(path, O_RDONLY, 2000, NULL, fd, em);
 }
 
 /* The output bank's list, read from its head. */

@@ -15,14 +15,6 @@
 
 #define IMA_PCR 10	/* the PCR the TPM evidence is read from */
 
-bool record_is_boot_aggregate(const struct ima_record *rec)
-{
-	struct field_view f[TEMPLATE_FIELDS_MAX];
-	int n = template_split(rec, f, TEMPLATE_FIELDS_MAX, NULL);
-
-	return n >= 2 && f[1].len >= 14 && !memcmp(f[1].data, "boot_aggregate", 14);
-}
-
 const char *boot_origin_name(enum boot_origin o)
 {
 	static const char *const names[] = { "kexec", "fresh", "headless", "unlinked" };
@@ -203,16 +195,6 @@ static int tpm_confirms(const struct kernel_head *kh, const struct place_tpm *tp
 	return ret < 0 ? ret : 0;
 }
 
-static const struct hash_alg *list_bank_of(struct chain *c)
-{
-	const struct chain_meta *m = chain_meta(c);
-
-	for (unsigned i = 0; i < m->nbanks; i++)
-		if (m->banks[i]->tpm_id == m->bank->tpm_id)
-			return m->banks[i];
-	return m->bank;
-}
-
 /* `L at j` is confirmed by the TPM (§3.1.3); j <= S. */
 static int confirm_at(struct chain *c, const struct kernel_head *kh,
 		      const struct place_tpm *tpm, const struct replay_state *stored,
@@ -220,7 +202,7 @@ static int confirm_at(struct chain *c, const struct kernel_head *kh,
 {
 	uint64_t end = chain_durable(c);
 
-	return tpm_confirms(kh, tpm, stored, NULL, j, end, end - j, list_bank_of(c), yes, em);
+	return tpm_confirms(kh, tpm, stored, NULL, j, end, end - j, chain_list_bank(c), yes, em);
 }
 
 static void found(struct placement *out, uint64_t k, unsigned ev, const struct align *a)

@@ -103,7 +103,4 @@ uint64_t place_safe_cut(uint64_t want,
 			int (*rec_at)(void *arg, uint64_t i, struct ima_record *rec),
 			void *arg);
 
-/* The record is a boot_aggregate (its name field says so). */
-bool record_is_boot_aggregate(const struct ima_record *rec);
-
 #endif
