@@ -15,6 +15,7 @@
 
 #include "capture.h"
 #include "clock.h"
+#include "fdio.h"
 #include "hash_alg.h"
 #include "imacapture.skel.h"
 #include "log.h"
@@ -32,23 +33,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		dlog(LOG_P_DEBUG, "%s", line);
 	free(buf);
-	return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -71,7 +55,7 @@ static void dump_rec(struct capture *c, const struct imacapture_rec *r)
 	memcpy(buf + off, r->template_name, nlen), off += nlen;
 	memcpy(buf + off, &r->data_len, 4), off += 4;
 	memcpy(buf + off, r->data, r->data_len), off += r->data_len;
-	if (write_all(c->dump_fd, buf, off))
+	if (fd_write_all(c->dump_fd, buf, off))
 		c->dump_skipped++;
 	else
 		c->dumped++;

@@ -346,7 +346,7 @@ bool may_delete(const struct drain *d)
  * Before any deletion (§4.6, §5.4): a checkpoint of the records about to
  * leave the kernel, then the `intended` entry that covers them.
  */
-int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
+static int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
 {
 	struct replay *rp = NULL;
 	int ret;
@@ -361,7 +361,7 @@ int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
 }
 
 /* The kernel confirmed a deletion: the head moved, then `done`. */
-int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out,
+static int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out,
 		   struct errmsg *em)
 {
 	d->k = kept;
@@ -370,6 +370,24 @@ int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out,
 	     (unsigned long long)(kept - count), (unsigned long long)kept - 1,
 	     (unsigned long long)kept);
 	return chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
+}
+
+int drain_delete(struct drain *d, int (*cmd)(int fd, uint64_t n), int fd,
+		 uint64_t count, uint64_t *out, int *refused, struct errmsg *em)
+{
+	uint64_t kept = d->k + count;
+	int ret = before_delete(d, kept, em);
+
+	if (ret)
+		return ret;
+	*refused = cmd(fd, count);
+	io_failpoint("after-trim-write");
+	if (*refused)
+		return 0;
+	ret = deleted(d, kept, count, out, em);
+	if (!ret)
+		io_failpoint("after-done");
+	return ret;
 }
 
 int window_open(const char *path, int flags, int *fd, struct errmsg *em)
@@ -408,6 +426,27 @@ int read_place_store(struct drain *d, struct window *w, struct drain_stats *st,
 	return store_new(d, &w->kl, &st->appended, em);
 }
 
+int list_window(struct drain *d, const struct drain_policy *p, int flags,
+		struct drain_stats *st, window_fn *then, struct errmsg *em)
+{
+	struct window w;
+	uint64_t t0;
+	bool placed;
+	int ret;
+
+	window_init(d, &w);
+	ret = window_open(d->ki.list, flags, &w.list_fd, em);
+	if (ret)
+		return ret;
+	t0 = mono_us();
+	ret = read_place_store(d, &w, st, &placed, em);
+	if (!ret && placed)
+		ret = then(d, p, &w, st, em);
+	window_stats(d, &w, t0, st);
+	window_close(&w);
+	return ret;
+}
+
 enum drain_mode drain_mode(const struct drain *d, const struct drain_policy *p)
 {
 	if (p->mirror || d->ki.mode == KMODE_MIRROR)
@@ -423,7 +462,7 @@ static int drain_once(struct drain *d, const struct drain_policy *p,
 	case DRAIN_AD:
 		return drain_ad(d, p, st, em);
 	case DRAIN_MIRROR:
-		return drain_mirror(d, st, em);
+		return drain_mirror(d, p, st, em);
 	case DRAIN_N:
 		break;
 	}

@@ -10,26 +10,22 @@
 #include "drain_int.h"
 #include "log.h"
 #include "securityfs.h"
-#include "store_io.h"
+
+static int write_d(int fd, uint64_t n)
+{
+	(void)n;	/* D frees the whole batch */
+	return kernel_ops->staged_command(fd, 'D');
+}
 
 /* §5.4-5: the staged batch is stored: checkpoint, intended, "D\n", done. */
 static int delete_staged(struct drain *d, const char *staged, int fd, uint64_t n,
 			 uint64_t *out, struct errmsg *em)
 {
-	uint64_t kept = d->k + n;
-	int ret;
+	int refused, ret = drain_delete(d, write_d, fd, n, out, &refused, em);
 
-	ret = before_delete(d, kept, em);
-	if (ret)
+	if (ret || !refused)
 		return ret;
-	ret = kernel_ops->staged_command(fd, 'D');
-	io_failpoint("after-trim-write");
-	switch (ret) {
-	case 0:
-		ret = deleted(d, kept, n, out, em);
-		if (!ret)
-			io_failpoint("after-done");
-		return ret;
+	switch (refused) {
 	case -ESTALE:
 		/* the batch heads the next kernel's list after kexec (§5.5) */
 		dlog(LOG_P_NOTICE, "kexec under way: D refused (ESTALE); the batch goes to the next kernel");
@@ -37,7 +33,7 @@ static int delete_staged(struct drain *d, const char *staged, int fd, uint64_t n
 		return 0;
 	default:
 		d->k_known = false;
-		return errmsg_set(em, ret, "%s: D: %s", staged, strerror(-ret));
+		return errmsg_set(em, refused, "%s: D: %s", staged, strerror(-refused));
 	}
 }
 

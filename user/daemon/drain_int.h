@@ -31,18 +31,32 @@ bool same(const struct klist *kl, size_t i, const struct ima_record *s);
 void foreign(struct drain *d, const char *why);
 /* Strong enough evidence for this window to delete (§3.2.6). */
 bool may_delete(const struct drain *d);
-/* Checkpoint and `intended` before a deletion that keeps `kept` on. */
-int before_delete(struct drain *d, uint64_t kept, struct errmsg *em);
-/* The kernel confirmed a deletion: the head moved, then `done`. */
-int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out,
-	    struct errmsg *em);
+/*
+ * Delete the `count` oldest records (§4.6-7, §5.4-5): a checkpoint of
+ * those leaving and the `intended` entry, then cmd(fd, count) (the
+ * kernel's "N\n" or "D\n"), then, if the kernel did it, the head moves
+ * and `done`; *out = count. What cmd returned is *refused (0: deleted);
+ * the caller says what a refusal means.
+ */
+int drain_delete(struct drain *d, int (*cmd)(int fd, uint64_t n), int fd,
+		 uint64_t count, uint64_t *out, int *refused, struct errmsg *em);
+
+/*
+ * A window on the list alone (N, mirror): opened with `flags`, read,
+ * placed, stored; then, if placed, `then` while the list is still open.
+ */
+typedef int window_fn(struct drain *d, const struct drain_policy *p,
+		      struct window *w, struct drain_stats *st, struct errmsg *em);
+int list_window(struct drain *d, const struct drain_policy *p, int flags,
+		struct drain_stats *st, window_fn *then, struct errmsg *em);
 
 /* the modes */
 int drain_n(struct drain *d, const struct drain_policy *p,
 	    struct drain_stats *st, struct errmsg *em);
 int drain_ad(struct drain *d, const struct drain_policy *p,
 	     struct drain_stats *st, struct errmsg *em);
-int drain_mirror(struct drain *d, struct drain_stats *st, struct errmsg *em);
+int drain_mirror(struct drain *d, const struct drain_policy *p,
+		 struct drain_stats *st, struct errmsg *em);
 /* mirror: the stored record the last window ended on must still be there */
 int mirror_check(struct drain *d, struct window *w, struct errmsg *em);
 

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 
-#include "clock.h"
 #include "drain_int.h"
 
 /*
@@ -35,29 +34,24 @@ int mirror_check(struct drain *d, struct window *w, struct errmsg *em)
 			  d->ki.list);
 }
 
-/*
- * A window on the list opened for reading only. A 0440 list never shrinks:
- * the next window reads on from the last stored record (mirror_check()).
- */
-int drain_mirror(struct drain *d, struct drain_stats *st, struct errmsg *em)
+/* A 0440 list never shrinks: the next window reads on from its last record. */
+static int note_position(struct drain *d, const struct drain_policy *p,
+			 struct window *w, struct drain_stats *st, struct errmsg *em)
 {
-	struct window w;
-	uint64_t t0;
-	bool placed;
-	int ret;
-
-	window_init(d, &w);
-	ret = window_open(d->ki.list, O_RDONLY, &w.list_fd, em);
-	if (ret)
-		return ret;
-	t0 = mono_us();
-	ret = read_place_store(d, &w, st, &placed, em);
-	if (!ret && placed && d->ki.mode == KMODE_MIRROR && w.kl.n) {
+	(void)p;
+	(void)st;
+	(void)em;
+	if (d->ki.mode == KMODE_MIRROR && w->kl.n) {
 		d->mpos = true;
-		d->moff = w.kl.base + (off_t)w.kl.rec[w.kl.n - 1].off;
-		d->midx = d->k + w.kl.n - 1;
+		d->moff = w->kl.base + (off_t)w->kl.rec[w->kl.n - 1].off;
+		d->midx = d->k + w->kl.n - 1;
 	}
-	window_stats(d, &w, t0, st);
-	window_close(&w);
-	return ret;
+	return 0;
+}
+
+/* A window on the list opened for reading only: store, never delete. */
+int drain_mirror(struct drain *d, const struct drain_policy *p,
+		 struct drain_stats *st, struct errmsg *em)
+{
+	return list_window(d, p, O_RDONLY, st, note_position, em);
 }

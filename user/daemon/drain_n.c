@@ -4,10 +4,8 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "clock.h"
 #include "drain_int.h"
 #include "log.h"
-#include "store_io.h"
 
 static int rec_at(void *arg, uint64_t i, struct ima_record *rec)
 {
@@ -30,24 +28,20 @@ static uint64_t to_delete(const struct drain *d, const struct drain_policy *p,
 	return place_safe_cut(dcount, rec_at, (void *)kl);
 }
 
-/* §4.6-7: checkpoint, intended, "D\n", done. */
+static int write_n(int fd, uint64_t n)
+{
+	return kernel_ops->delete_oldest(fd, n);
+}
+
+/* §4.6-7: checkpoint, intended, "N\n", done; what a refusal means. */
 static int trim(struct drain *d, int fd, uint64_t dcount, uint64_t *out,
 		struct errmsg *em)
 {
-	uint64_t kept = d->k + dcount;
-	int ret;
+	int refused, ret = drain_delete(d, write_n, fd, dcount, out, &refused, em);
 
-	ret = before_delete(d, kept, em);
-	if (ret)
+	if (ret || !refused)
 		return ret;
-	ret = kernel_ops->delete_oldest(fd, dcount);
-	io_failpoint("after-trim-write");
-	switch (ret) {
-	case 0:
-		ret = deleted(d, kept, dcount, out, em);
-		if (!ret)
-			io_failpoint("after-done");
-		return ret;
+	switch (refused) {
 	case -ENOENT:
 		/* fewer records than this window saw: impossible while we hold the writer */
 		d->k_known = false;
@@ -69,31 +63,22 @@ static int trim(struct drain *d, int fd, uint64_t dcount, uint64_t *out,
 		return chain_trim_write(d->c, d->boot_id, d->k, TRIM_DONE, em);
 	default:
 		d->k_known = false;
-		return errmsg_set(em, ret, "%s: deleting %llu records: %s", d->ki.list,
-				  (unsigned long long)dcount, strerror(-ret));
+		return errmsg_set(em, refused, "%s: deleting %llu records: %s", d->ki.list,
+				  (unsigned long long)dcount, strerror(-refused));
 	}
+}
+
+static int delete_some(struct drain *d, const struct drain_policy *p,
+		       struct window *w, struct drain_stats *st, struct errmsg *em)
+{
+	uint64_t dcount = to_delete(d, p, &w->kl);
+
+	return dcount ? trim(d, w->list_fd, dcount, &st->deleted, em) : 0;
 }
 
 /* One window on the list opened for writing: store, then delete with "N\n". */
 int drain_n(struct drain *d, const struct drain_policy *p,
 	    struct drain_stats *st, struct errmsg *em)
 {
-	struct window w;
-	uint64_t t0, dcount = 0;
-	bool placed;
-	int ret;
-
-	window_init(d, &w);
-	ret = window_open(d->ki.list, O_RDWR, &w.list_fd, em);
-	if (ret)
-		return ret;
-	t0 = mono_us();
-	ret = read_place_store(d, &w, st, &placed, em);
-	if (!ret && placed)
-		dcount = to_delete(d, p, &w.kl);
-	if (dcount)
-		ret = trim(d, w.list_fd, dcount, &st->deleted, em);
-	window_stats(d, &w, t0, st);
-	window_close(&w);
-	return ret;
+	return list_window(d, p, O_RDWR, st, delete_some, em);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "pcr_values.h"
 
 #define PCR_LINE_MAX 1024	/* sha512 with spaces is 200; more is junk */
@@ -264,24 +265,6 @@ out:
 	return err;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * "PCR-NN: <lowercase hex>\n" as evmctl's own documentation builds it from
  * the sysfs pcr-<alg>/N files. evmctl 1.4 only reads PCRs 0, 1, 2, ... up
@@ -310,7 +293,7 @@ int pcr_file_write(const struct pcr_bank *bank, int fd, struct errmsg *em)
 		}
 		buf[len++] = '\n';
 	}
-	err = write_all(fd, buf, len);
+	err = fd_write_all(fd, buf, len);
 	if (err)
 		return errmsg_set(em, err, "cannot write %s PCR file: %s",
 				  bank->alg->name, strerror(-err));

@@ -7,20 +7,20 @@
 
 struct view {
 	const struct template_desc *desc;	/* NULL: fields unknown */
+	struct template_desc tmp;		/* desc, where it is made up */
 	struct field_view f[TEMPLATE_FIELDS_MAX];
 	int n;
 	int digest, path, buf;			/* field positions or -1 */
 };
 
 static int view_init(struct view *v, const struct ima_record *rec,
-		     const struct template_desc *custom,
-		     struct template_desc *tmp, struct errmsg *em)
+		     const struct template_desc *custom, struct errmsg *em)
 {
 	v->digest = v->path = v->buf = -1;
 	v->n = template_split(rec, v->f, TEMPLATE_FIELDS_MAX, em);
 	if (v->n < 0)
 		return v->n;
-	if (template_resolve(rec->name, custom, tmp, &v->desc, NULL) ||
+	if (template_resolve(rec->name, custom, &v->tmp, &v->desc, NULL) ||
 	    v->desc->nfields != (unsigned)v->n)
 		v->desc = NULL;
 	for (int i = 0; v->desc && i < v->n; i++) {
@@ -68,20 +68,26 @@ static void print_file_digest(FILE *f, const struct view *v, bool json)
 		putc_unlocked('"', f);
 }
 
+/* The caller's lead, else the record's index (json: as an "index" member). */
+static void print_lead(FILE *f, const char *lead, const struct ima_record *rec,
+		       bool json)
+{
+	if (lead)
+		fputs(lead, f);
+	else
+		fprintf(f, json ? "\"index\":%llu" : "%llu", (unsigned long long)rec->index);
+}
+
 int record_print_text_lead(FILE *f, const char *lead, const struct ima_record *rec,
 			   const struct template_desc *custom, struct errmsg *em)
 {
-	struct template_desc tmp;
 	struct view v;
-	int ret;
+	int ret = view_init(&v, rec, custom, em);
 
-	ret = view_init(&v, rec, custom, &tmp, em);
 	if (ret)
 		return ret;
-	if (lead)
-		fprintf(f, "%s %u ", lead, rec->pcr);
-	else
-		fprintf(f, "%llu %u ", (unsigned long long)rec->index, rec->pcr);
+	print_lead(f, lead, rec, false);
+	fprintf(f, " %u ", rec->pcr);
 	if (rec->name_len)
 		text_escaped(f, (const uint8_t *)rec->name, rec->name_len);
 	else
@@ -164,18 +170,14 @@ int record_print_json_lead(FILE *f, const char *lead, const struct ima_record *r
 			   const struct hash_alg *bank,
 			   const struct template_desc *custom, struct errmsg *em)
 {
-	struct template_desc tmp;
 	struct view v;
-	int ret;
+	int ret = view_init(&v, rec, custom, em);
 
-	ret = view_init(&v, rec, custom, &tmp, em);
 	if (ret)
 		return ret;
-	if (lead)
-		fprintf(f, "{%s,\"pcr\":%u,\"template\":", lead, rec->pcr);
-	else
-		fprintf(f, "{\"index\":%llu,\"pcr\":%u,\"template\":",
-			(unsigned long long)rec->index, rec->pcr);
+	putc_unlocked('{', f);
+	print_lead(f, lead, rec, true);
+	fprintf(f, ",\"pcr\":%u,\"template\":", rec->pcr);
 	json_string(f, (const uint8_t *)rec->name, rec->name_len);
 	fprintf(f, ",\"bank\":\"%s\",\"template_digest\":", bank->name);
 	json_hex(f, rec->digest, rec->digest_len);

@@ -270,6 +270,26 @@ int store_relink_boot(struct chain *c, const char *boot_id, struct errmsg *em)
 	return ret;
 }
 
+/*
+ * The end of an open or create: the segments loaded and, for the writer,
+ * the tail recovered; then the chain is *out's. On error (`ret` too) it is
+ * closed.
+ */
+static int chain_ready(struct chain *c, int ret, struct chain **out,
+		       struct errmsg *em)
+{
+	if (!ret)
+		ret = chain_load_segments(c, em);
+	if (!ret && c->s->lockfd >= 0)
+		ret = chain_writer_start(c, em);
+	if (ret) {
+		chain_close(c);
+		return ret;
+	}
+	*out = c;
+	return 0;
+}
+
 static struct chain *chain_alloc(struct store *s)
 {
 	struct chain *c = calloc(1, sizeof(*c));
@@ -340,13 +360,13 @@ int store_chain_create(struct store *s, const struct chain_meta *meta,
 		c->meta.created = (uint64_t)time(NULL);
 	ret = store_open_dir(s, s->dirfd, "chains", true, &cfd, em);
 	if (ret)
-		goto err;
+		return chain_ready(c, ret, out, em);
 	if (store_io->mkdirat(cfd, meta->chain, 0700)) {
 		ret = errno == EEXIST ? unfinished_create(cfd, meta->chain, em) :
 		      errmsg_set(em, -errno, "chains/%s: %s", meta->chain, strerror(errno));
 		if (ret) {
 			close(cfd);
-			goto err;
+			return chain_ready(c, ret, out, em);
 		}
 	}
 	ret = store_fsync_dir(cfd, em, "chains");
@@ -360,17 +380,7 @@ int store_chain_create(struct store *s, const struct chain_meta *meta,
 		ret = meta_write(c->dirfd, &c->meta, em);
 	if (!ret)
 		ret = link_boot(s, meta->boots[0].id, meta->chain, em);
-	if (!ret)
-		ret = chain_load_segments(c, em);
-	if (!ret)
-		ret = chain_writer_start(c, em);
-	if (ret)
-		goto err;
-	*out = c;
-	return 0;
-err:
-	chain_close(c);
-	return ret;
+	return chain_ready(c, ret, out, em);
 }
 
 /* A boot id resolves through boots/, else it is a chain id. */
@@ -416,34 +426,23 @@ int store_chain_open(struct store *s, const char *id, struct chain **out,
 		return -ENOMEM;
 	ret = store_open_dir(s, s->dirfd, "chains", false, &cfd, em);
 	if (ret)
-		goto err;
+		return chain_ready(c, ret, out, em);
 	ret = openat(cfd, chain, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ret < 0) {
 		ret = errno == ENOENT ?
 		      errmsg_set(em, -ENOENT, "no chain for '%s' in %s", id, s->dir) :
 		      errmsg_set(em, -errno, "chains/%s: %s", chain, strerror(errno));
 		close(cfd);
-		goto err;
+		return chain_ready(c, ret, out, em);
 	}
 	close(cfd);
 	c->dirfd = ret;
 	ret = store_check_perms(s, c->dirfd, chain, em);
 	if (!ret)
 		ret = meta_read(c->dirfd, &c->meta, em);
-	if (ret) {
-		errmsg_prefix(em, "chain %s", chain);
-		goto err;
-	}
-	ret = chain_load_segments(c, em);
-	if (!ret && s->lockfd >= 0)
-		ret = chain_writer_start(c, em);
 	if (ret)
-		goto err;
-	*out = c;
-	return 0;
-err:
-	chain_close(c);
-	return ret;
+		errmsg_prefix(em, "chain %s", chain);
+	return chain_ready(c, ret, out, em);
 }
 
 int chain_add_boot(struct chain *c, const char *boot_id, uint64_t first_index,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "store_io.h"
 
 static int real_openat(int dirfd, const char *path, int flags, mode_t mode)
@@ -47,22 +48,7 @@ const struct store_io *store_io = &store_io_default;
 
 int io_write_all(int fd, const void *buf, size_t len, off_t off)
 {
-	const char *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = store_io->pwrite(fd, p, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return fd_pwrite_all(store_io->pwrite, fd, buf, len, off);
 }
 
 void io_failpoint(const char *name)
