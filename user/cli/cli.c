@@ -4,28 +4,39 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "clock.h"
+#include "json.h"
 #include "store.h"
 
 const char *prog = "imastore";
+bool cli_json;
 
 void cli_err(const char *fmt, ...)
 {
+	char msg[2048];
 	va_list ap;
 
-	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (!cli_json) {
+		fprintf(stderr, "%s: %s\n", prog, msg);
+		return;
+	}
+	fputs("{\"error\":", stderr);
+	json_cstring(stderr, msg);
+	fputs("}\n", stderr);
 }
 
 int cli_usage_error(const char *cmd)
 {
-	fprintf(stderr, "Try '%s %s --help'.\n", prog, cmd);
+	/* a JSON reader has the error object; the hint is for a human */
+	if (!cli_json)
+		fprintf(stderr, "Try '%s %s --help'.\n", prog, cmd);
 	return EXIT_ERROR;
 }
 
@@ -158,4 +169,35 @@ void progress_done(struct progress *p)
 {
 	if (p->on)
 		fprintf(stderr, "\r\033[K");
+}
+
+void cli_time_text(uint64_t t, char *out, size_t len)
+{
+	static const struct { uint64_t secs; const char *unit; } units[] = {
+		{ 86400, "day" }, { 3600, "h" }, { 60, "min" }, { 1, "s" },
+	};
+	time_t sec = (time_t)t, now = time(NULL);
+	uint64_t age;
+	struct tm tm;
+	size_t n;
+
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(out, len, "%llu", (unsigned long long)t);
+		return;
+	}
+	n = strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (sec > now) {
+		snprintf(out + n, len - n, " (in the future)");
+		return;
+	}
+	age = (uint64_t)(now - sec);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t k = age / units[i].secs;
+
+		if (k || units[i].secs == 1) {
+			snprintf(out + n, len - n, " (%llu %s%s ago)", (unsigned long long)k,
+				 units[i].unit, units[i].secs == 86400 ? PLURAL(k) : "");
+			return;
+		}
+	}
 }

@@ -17,6 +17,8 @@ enum {
 };
 
 extern const char *prog;
+/* --json: errors go to stderr as one JSON object a line, {"error":"..."} */
+extern bool cli_json;
 
 __attribute__((format(printf, 1, 2)))
 void cli_err(const char *fmt, ...);
@@ -69,6 +71,15 @@ struct progress {
 void progress_start(struct progress *p, const char *what, uint64_t total);
 void progress_update(struct progress *p, uint64_t done);
 void progress_done(struct progress *p);
+
+/* "s" unless n is 1: "%llu record%s", n, PLURAL(n) */
+#define PLURAL(n) ((n) == 1 ? "" : "s")
+
+/*
+ * A Unix time for a human: "2026-11-29T17:26:27Z (3 min ago)" (UTC, then
+ * the age against now; "in the future" if it is ahead).
+ */
+void cli_time_text(uint64_t t, char *out, size_t len);
 
 /* "-h" / unknown option handling shared by the commands. */
 int cli_usage_error(const char *cmd);

@@ -132,8 +132,12 @@ int cmd_convert(int argc, char **argv)
 			return cli_usage_error("convert");
 		}
 	}
-	if (!to || (strcmp(to, "ascii") && strcmp(to, "binary"))) {
+	if (!to) {
 		cli_err("convert needs --to ascii or --to binary");
+		return cli_usage_error("convert");
+	}
+	if (strcmp(to, "ascii") && strcmp(to, "binary")) {
+		cli_err("unknown output format '%s' (--to ascii or --to binary)", to);
 		return cli_usage_error("convert");
 	}
 	if (lo.template_fmt) {

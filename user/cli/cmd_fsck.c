@@ -58,10 +58,11 @@ static int fsck_chain(struct store *s, const char *id, bool quiet, unsigned *err
 	}
 	progress_done(&pg);
 	if (!quiet || rep.errors)
-		printf("%s: %llu records in %llu segments, %llu checkpoints: %u errors, %u warnings\n",
-		       name, (unsigned long long)rep.records,
-		       (unsigned long long)rep.segments,
-		       (unsigned long long)rep.checkpoints, rep.errors, rep.warnings);
+		printf("%s: %llu record%s in %llu segment%s, %llu checkpoint%s: %u error%s, %u warning%s\n",
+		       name, (unsigned long long)rep.records, PLURAL(rep.records),
+		       (unsigned long long)rep.segments, PLURAL(rep.segments),
+		       (unsigned long long)rep.checkpoints, PLURAL(rep.checkpoints),
+		       rep.errors, PLURAL(rep.errors), rep.warnings, PLURAL(rep.warnings));
 	*errors += rep.errors;
 	chain_close(c);
 	return 0;

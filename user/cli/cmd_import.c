@@ -42,6 +42,7 @@ struct import {
 	const char *store, *boot;
 	unsigned flags;
 	bool skip_overlap, force;
+	const char *checked;	/* the LIST already checked before the store was made */
 	struct list_reader_opts lo;
 	char boot_id[STORE_ID_MAX];
 	struct store *s;
@@ -56,6 +57,41 @@ static int open_piece(struct import *im, const char *path, int *fd,
 		return -EINVAL;
 	}
 	return cli_open_list(path, &im->lo, fd, r);
+}
+
+/* The first record of a LIST; an empty list or a bad record is an error. */
+static int first_record(const char *path, struct list_reader *r,
+			struct ima_record *rec)
+{
+	struct errmsg em = { "" };
+	int ret = list_reader_next(r, rec, &em);
+
+	if (ret > 0)
+		return 0;
+	if (ret < 0)
+		cli_err("%s", errmsg_text(&em));
+	else
+		cli_err("%s: empty list", path);
+	return ret < 0 ? ret : -ENODATA;
+}
+
+/* A gap (an empty chain, a LIST not from a boot's start) or a new boot. */
+static int check_start(const struct import *im, const char *path,
+		       const struct ima_record *first, uint64_t stored)
+{
+	if (im->force)
+		return 0;
+	if (stored == 0 && !record_is_boot_aggregate(first)) {
+		cli_err("%s: the chain of boot %s is empty and this list does not start with boot_aggregate: records before it are missing (--force to import anyway)",
+			path, im->boot_id);
+		return -EINVAL;
+	}
+	if (stored > 0 && record_is_boot_aggregate(first)) {
+		cli_err("%s: starts with boot_aggregate, a new boot, but the chain of boot %s has %llu records; import it with --boot and that boot's id",
+			path, im->boot_id, (unsigned long long)stored);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int make_chain(struct import *im, const struct ima_record *first,
@@ -131,8 +167,9 @@ static int overlap_of(struct import *im, const char *path, uint64_t *k)
 	return 0;
 }
 
-static int check_digest(const struct ima_record *rec, const struct hash_alg *bank,
-			struct hash_ctx **ctx, struct errmsg *em)
+static int check_digest(const char *path, const struct ima_record *rec,
+			const struct hash_alg *bank, struct hash_ctx **ctx,
+			struct errmsg *em)
 {
 	uint8_t d[IMA_MAX_DIGEST];
 
@@ -142,8 +179,8 @@ static int check_digest(const struct ima_record *rec, const struct hash_alg *ban
 		return errmsg_set(em, -EOPNOTSUPP, "bank %s: no hash", bank->name);
 	if (ima_record_template_digest(rec, *ctx, d) || memcmp(d, rec->digest, rec->digest_len))
 		return errmsg_set(em, -EBADMSG,
-				  "record %llu at byte offset %llu: its template data does not hash to its template digest; nothing of this list is kept",
-				  (unsigned long long)rec->index,
+				  "%s: record %llu at byte offset %llu: its template data does not hash to its template digest; nothing of this list is kept",
+				  path, (unsigned long long)rec->index,
 				  (unsigned long long)rec->offset);
 	return 0;
 }
@@ -161,12 +198,12 @@ static int validate_piece(struct import *im, const char *path)
 	if (ret)
 		return ret;
 	while ((ret = list_reader_next(r, &rec, &em)) > 0) {
-		ret = check_digest(&rec, list_reader_bank(r), &ctx, &em);
+		ret = check_digest(path, &rec, list_reader_bank(r), &ctx, &em);
 		if (ret)
 			break;
 	}
 	if (ret)
-		cli_err("%s: %s", path, errmsg_text(&em));
+		cli_err("%s", errmsg_text(&em));
 	hash_ctx_free(ctx);
 	cli_close_list(fd, r);
 	return ret;
@@ -180,35 +217,20 @@ static int import_piece(struct import *im, const char *path)
 	uint64_t skip = 0, n = 0;
 	int fd, ret;
 
-	ret = validate_piece(im, path);
-	if (ret)
-		return ret;
+	if (path != im->checked) {
+		ret = validate_piece(im, path);
+		if (ret)
+			return ret;
+	}
 	ret = open_piece(im, path, &fd, &r);
 	if (ret)
 		return ret;
-	ret = list_reader_next(r, &rec, &em);
-	if (ret <= 0) {
-		if (ret < 0)
-			cli_err("%s", errmsg_text(&em));
-		else
-			cli_err("%s: empty list", path);
-		cli_close_list(fd, r);
-		return ret < 0 ? ret : -ENODATA;
-	}
-	if (!im->c && make_chain(im, &rec, list_reader_bank(r))) {
-		cli_close_list(fd, r);
-		return -EIO;
-	}
-	ret = 0;
-	if (chain_durable(im->c) == 0 && !record_is_boot_aggregate(&rec) && !im->force) {
-		cli_err("%s: the chain of boot %s is empty and this list does not start with boot_aggregate: records before it are missing (--force to import anyway)",
-			path, im->boot_id);
-		ret = -EINVAL;
-	} else if (chain_durable(im->c) > 0 && record_is_boot_aggregate(&rec) && !im->force) {
-		cli_err("%s: starts with boot_aggregate, a new boot, but the chain of boot %s has %llu records; import it with --boot and that boot's id",
-			path, im->boot_id, (unsigned long long)chain_durable(im->c));
-		ret = -EINVAL;
-	}
+	ret = first_record(path, r, &rec);
+	/* before the chain is made: a refused LIST leaves no empty chain */
+	if (!ret)
+		ret = check_start(im, path, &rec, im->c ? chain_durable(im->c) : 0);
+	if (!ret && !im->c && make_chain(im, &rec, list_reader_bank(r)))
+		ret = -EIO;
 	cli_close_list(fd, r);
 	if (ret)
 		return ret;
@@ -238,6 +260,26 @@ static int import_piece(struct import *im, const char *path)
 		ret = chain_commit(im->c, &em);
 	if (ret)
 		cli_err("%s", errmsg_text(&em));
+	cli_close_list(fd, r);
+	return ret;
+}
+
+/* A LIST for a store that does not exist yet (so neither does its chain). */
+static int check_new(struct import *im, const char *path)
+{
+	struct list_reader *r;
+	struct ima_record rec;
+	int fd, ret;
+
+	ret = validate_piece(im, path);
+	if (ret)
+		return ret;
+	ret = open_piece(im, path, &fd, &r);
+	if (ret)
+		return ret;
+	ret = first_record(path, r, &rec);
+	if (!ret)
+		ret = check_start(im, path, &rec, 0);
 	cli_close_list(fd, r);
 	return ret;
 }
@@ -297,6 +339,12 @@ int cmd_import(int argc, char **argv)
 		}
 	} else {
 		snprintf(im.boot_id, sizeof(im.boot_id), "%s", im.boot);
+	}
+	/* a new store is made only for a first LIST that passes every check */
+	if (access(cli_store_dir(im.store), F_OK) && errno == ENOENT) {
+		if (check_new(&im, argv[optind]))
+			return EXIT_ERROR;
+		im.checked = argv[optind];
 	}
 	if (cli_store_open(cli_store_dir(im.store), im.flags | STORE_WRITE | STORE_CREATE, &im.s))
 		return EXIT_ERROR;

@@ -51,7 +51,7 @@ int cmd_show(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'j':
-			json = true;
+			json = cli_json = true;
 			break;
 		case 'h':
 			show_usage(stdout);

@@ -84,6 +84,12 @@ static void print_chain(const struct chain_meta *m, const struct chain_info *ci,
 		return;
 	}
 	printf("chain %s (%s bank)\n", m->chain, m->bank->name);
+	if (m->created) {
+		char when[96];
+
+		cli_time_text(m->created, when, sizeof(when));
+		printf("  created     %s\n", when);
+	}
 	printf("  records     %llu", (unsigned long long)ci->records);
 	if (ci->records)
 		printf(" (index 0..%llu)", (unsigned long long)ci->records - 1);
@@ -122,6 +128,11 @@ static void print_daemon(struct store *s, bool json)
 			json_cstring(stdout, l);
 			putchar(':');
 			json_cstring(stdout, eq + 1);
+		} else if (!strcmp(l, "time") && eq[1]) {
+			char when[96];
+
+			cli_time_text(strtoull(eq + 1, NULL, 10), when, sizeof(when));
+			printf("  %-18s %s\n", l, when);
 		} else {
 			printf("  %-18s %s\n", l, eq + 1);
 		}
@@ -154,7 +165,7 @@ int cmd_status(int argc, char **argv)
 		switch (opt) {
 		case 's': dir = optarg; break;
 		case 'I': flags |= STORE_INSECURE; break;
-		case 'j': json = true; break;
+		case 'j': json = cli_json = true; break;
 		case 'h': status_usage(stdout); return EXIT_MATCH;
 		default: return cli_usage_error("status");
 		}

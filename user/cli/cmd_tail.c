@@ -162,7 +162,7 @@ int cmd_tail(int argc, char **argv)
 				return cli_usage_error("tail");
 			break;
 		case 'j':
-			json = true;
+			json = cli_json = true;
 			break;
 		case 'S':
 			path = optarg;

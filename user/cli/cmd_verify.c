@@ -373,7 +373,7 @@ static int parse_args(struct verify *v, struct list_reader_opts *lo,
 			v->pcr_files[v->npcr_files++] = optarg;
 			break;
 		case 'j':
-			v->json = true;
+			v->json = cli_json = true;
 			break;
 		case 'q':
 			v->quiet = true;

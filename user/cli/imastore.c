@@ -64,9 +64,16 @@ int main(int argc, char **argv)
 		printf("imastore %s\n", IMASTORE_VERSION);
 		return EXIT_MATCH;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (!strcmp(argv[1], cmds[i].name))
-			return cmds[i].fn(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		char name[64];
+
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		/* getopt names argv[0] in its messages: "imastore tail: ..." */
+		snprintf(name, sizeof(name), "%s %s", prog, cmds[i].name);
+		argv[1] = name;
+		return cmds[i].fn(argc - 1, argv + 1);
+	}
 	cli_err("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return EXIT_ERROR;

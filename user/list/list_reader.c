@@ -188,6 +188,57 @@ static void confirm_bank(struct list_reader *r)
 		r->bank = twin;
 }
 
+/* The bank an ASCII list's first line has the width of ("PCR DIGEST ..."), or NULL. */
+static const struct hash_alg *ascii_width_bank(const char *p, const char *end)
+{
+	const char *d, *sp;
+
+	while (p < end && *p == ' ')
+		p++;
+	d = memchr(p, ' ', (size_t)(end - p));
+	sp = d ? memchr(d + 1, ' ', (size_t)(end - d - 1)) : NULL;
+	if (!sp)
+		return NULL;
+	for (const struct hash_alg *a = hash_alg_all();
+	     a < hash_alg_all() + hash_alg_count(); a++)
+		if ((size_t)(sp - d - 1) == 2u * a->size)
+			return a;	/* width is what matters to parsing */
+	return NULL;
+}
+
+/* Lines of text (no NUL, no control byte but tabs and line ends): no binary list. */
+static bool looks_like_text(const uint8_t *p, size_t len)
+{
+	bool nl = false;
+
+	for (size_t i = 0; i < len && i < 4096; i++) {
+		if (p[i] == '\n')
+			nl = true;
+		else if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\r')
+			return false;
+	}
+	return nl;
+}
+
+/* What to say of a binary list whose bank cannot be told. */
+static int binary_unknown(struct list_reader *r, struct errmsg *em)
+{
+	const uint8_t *p = r->buf + r->start;
+	size_t len = r->end - r->start;
+
+	if (looks_like_text(p, len) && ascii_width_bank((const char *)p, (const char *)p + len))
+		return errmsg_set(em, -EBADMSG,
+				  "%s: this looks like an ASCII measurement list, not a binary one: read it with --format ascii (or --format auto)",
+				  r->path);
+	if (looks_like_text(p, len))
+		return errmsg_set(em, -EBADMSG,
+				  "%s: this is a text file, not a binary measurement list (an ASCII list, as in ascii_runtime_measurements, is read with --format ascii)",
+				  r->path);
+	return errmsg_set(em, -EBADMSG,
+			  "%s: cannot tell the bank of this list from its first record; give it with --bank",
+			  r->path);
+}
+
 static int probe_binary_bank(struct list_reader *r, struct errmsg *em)
 {
 	static const uint16_t widths[] = { 20, 32, 48, 64 };
@@ -212,31 +263,15 @@ static int probe_binary_bank(struct list_reader *r, struct errmsg *em)
 		r->bank = bank_by_digest(&rec);
 		return 0;
 	}
-	return errmsg_set(em, -EBADMSG,
-			  "%s: cannot tell the bank of this list from its first record; give it with --bank",
-			  r->path);
+	return binary_unknown(r, em);
 }
 
 static int probe_ascii_bank(struct list_reader *r, struct errmsg *em)
 {
-	const char *p = (const char *)r->buf + r->start;
-	const char *end = (const char *)r->buf + r->end;
-	const char *d, *sp;
-
-	while (p < end && *p == ' ')
-		p++;
-	d = memchr(p, ' ', (size_t)(end - p));
-	sp = d ? memchr(d + 1, ' ', (size_t)(end - d - 1)) : NULL;
-	if (!sp)
-		goto bad;
-	for (const struct hash_alg *a = hash_alg_all();
-	     a < hash_alg_all() + hash_alg_count(); a++) {
-		if ((size_t)(sp - d - 1) == 2u * a->size) {
-			r->bank = a;	/* width is what matters to parsing */
-			return 0;
-		}
-	}
-bad:
+	r->bank = ascii_width_bank((const char *)r->buf + r->start,
+				   (const char *)r->buf + r->end);
+	if (r->bank)
+		return 0;
 	return errmsg_set(em, -EBADMSG,
 			  "%s: cannot tell the bank of this ASCII list from its first line; give it with --bank",
 			  r->path);

@@ -238,6 +238,10 @@ int pcr_file_read(const char *spec, struct pcr_set *set, struct errmsg *em)
 	if (err)
 		return err;
 	f = fopen(path, "re");
+	if (!f && errno == ENOENT && !strchr(spec, ',') && hash_alg_by_name(spec))
+		return errmsg_set(em, -ENOENT,
+				  "cannot open PCR file %s: %s ('%s' names a bank: the argument is [ALG,]FILE, e.g. %s,pcrs-%s.txt)",
+				  path, strerror(ENOENT), spec, spec, spec);
 	if (!f)
 		return errmsg_set(em, -errno, "cannot open PCR file %s: %s",
 				  path, strerror(errno));
