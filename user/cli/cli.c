@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* What every imastore command shares: errors (text or JSON), list and store options, progress, times. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* What every imastore command shares: exit codes, errors, list and store options, progress. */
 #ifndef IMASTORE_CLI_H
 #define IMASTORE_CLI_H
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastore convert: a list between binary and ASCII, each rebuilt record checked. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

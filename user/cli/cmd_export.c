@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastore export: a boot's complete list from the store (and the kernel's tail). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastore fsck: the store's structure and replay, chain by chain. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

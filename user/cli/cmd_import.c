@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastore import: saved binary lists appended to a boot's chain, refused before anything is written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

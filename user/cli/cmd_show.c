@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastore show: a list, one record a line (text or JSON). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

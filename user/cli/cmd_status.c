@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastore status: what the store holds per chain, and imastored's last word. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastore verify: a list (or the store) replayed against the TPM's or saved PCRs. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

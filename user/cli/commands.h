@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The imastore subcommands, one function each. */
 #ifndef IMASTORE_COMMANDS_H
 #define IMASTORE_COMMANDS_H
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The running boot's chain: opened, continued after a kexec, or created with every bank's mode. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

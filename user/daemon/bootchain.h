@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The running boot's chain: opened, continued after a kexec, or created (trimming.md §3.3). */
 #ifndef IMASTORED_BOOTCHAIN_H
 #define IMASTORED_BOOTCHAIN_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The BPF wake-up: the ring buffer of appended records, counted to decide when to drain. */
 #ifndef IMASTORED_CAPTURE_H
 #define IMASTORED_CAPTURE_H
 

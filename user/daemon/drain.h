@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The drain cycle: read, place, store, maybe delete (trimming.md §4, §5); its explicit mode. */
 #ifndef IMASTORED_DRAIN_H
 #define IMASTORED_DRAIN_H
 

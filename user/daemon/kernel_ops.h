@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The daemon's seam to the running kernel: its mode, opening, deleting (N, A/D), PCRs, holders. */
 #ifndef IMASTORED_KERNEL_OPS_H
 #define IMASTORED_KERNEL_OPS_H
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* imastored's log lines on stderr (journald's <N> prefixes where they are read). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* imastored's log lines on stderr (journald's <N> prefixes where they are read). */
 #ifndef IMASTORED_LOG_H
 #define IMASTORED_LOG_H
 

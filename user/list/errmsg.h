@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* Library errors: a negative errno and the words for a human in the caller's struct errmsg. */
 #ifndef IMASTORE_ERRMSG_H
 #define IMASTORE_ERRMSG_H
 

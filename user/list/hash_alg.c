@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* PCR banks as IMA sees them (hashed or padded SHA-1) and their digest contexts. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

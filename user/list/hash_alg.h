@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* PCR banks as IMA sees them (hashed or padded SHA-1) and their digest contexts. */
 #ifndef IMASTORE_HASH_ALG_H
 #define IMASTORE_HASH_ALG_H
 

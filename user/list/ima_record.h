@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* One record of a bank's binary list, parsed in place; its template digest. */
 #ifndef IMASTORE_IMA_RECORD_H
 #define IMASTORE_IMA_RECORD_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The kernel's ASCII list: a record printed as the kernel prints it, and parsed back. */
 #ifndef IMASTORE_LIST_ASCII_H
 #define IMASTORE_LIST_ASCII_H
 

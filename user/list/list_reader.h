@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* Streaming input of a list, binary or ASCII, its bank and byte order told from the file. */
 #ifndef IMASTORE_LIST_READER_H
 #define IMASTORE_LIST_READER_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* Where the running kernel's IMA files are; opening a list (EBUSY retried); _staged paths. */
 #ifndef IMASTORE_SECURITYFS_H
 #define IMASTORE_SECURITYFS_H
 

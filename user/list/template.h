@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* Templates: built-in and ima_template_fmt= descriptors, a record split into its fields. */
 #ifndef IMASTORE_TEMPLATE_H
 #define IMASTORE_TEMPLATE_H
 

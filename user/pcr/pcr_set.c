@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* A set of PCR banks, told apart by TPM id. */
 #include <string.h>
 
 #include "pcr_values.h"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* PCR values of several banks, from a TPM (tpm.c) or from files (pcr_file.c). */
 #ifndef IMASTORE_PCR_VALUES_H
 #define IMASTORE_PCR_VALUES_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* Replay of records into PCR values for several banks at once; its state as checkpoint bytes. */
 #ifndef IMASTORE_REPLAY_H
 #define IMASTORE_REPLAY_H
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* JSON and escaped text output of bytes (paths are bytes, not always UTF-8). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* A record as a line of text (show) or a JSON object (show --json). */
 #include <errno.h>
 #include <string.h>
 

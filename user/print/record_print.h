@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* A record as a line of text (show) or a JSON object (show --json). */
 #ifndef IMASTORE_RECORD_PRINT_H
 #define IMASTORE_RECORD_PRINT_H
 

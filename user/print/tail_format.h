@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The live stream's lines: a record from the ring buffer or a drain, as text and JSON. */
 #ifndef IMASTORE_TAIL_FORMAT_H
 #define IMASTORE_TAIL_FORMAT_H
 

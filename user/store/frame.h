@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* Frames of the store's files (docs/store-format.md §3): header, CRC-32C, check. */
 #ifndef IMASTORE_FRAME_H
 #define IMASTORE_FRAME_H
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The durable store (docs/store-format.md): chains, appends, commits, reading, logs, fsck. */
 #ifndef IMASTORE_STORE_H
 #define IMASTORE_STORE_H
 

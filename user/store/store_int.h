@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Inside the store: shared by store.c, chain.c, chain_log.c, store_meta.c. */
+/* Inside the store: what its files (store, chain, chain_iter, chain_log, chain_fsck, store_meta, frame_reader) share. */
 #ifndef IMASTORE_STORE_INT_H
 #define IMASTORE_STORE_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "frame.h"
@@ -56,6 +59,32 @@ struct chain {
 	bool broken;		/* a failed truncate: no more appends */
 	char broken_why[200];
 };
+
+/* Reads and scans go in chunks of this many bytes. */
+#define SCAN_CHUNK (1u << 20)
+
+/* A buffered forward reader of one file (frame_reader.c). */
+struct rbuf {
+	int fd;
+	uint8_t *buf;
+	size_t cap, start, end;
+	off_t off;		/* file offset of buf[start] */
+	bool eof;
+};
+int rb_init(struct rbuf *rb, int fd, off_t off);
+void rb_free(struct rbuf *rb);
+void rb_seek(struct rbuf *rb, off_t off);
+/* Make `want` bytes available at buf[start] unless the file ends first. */
+int rb_fill(struct rbuf *rb, size_t want);
+void rb_advance(struct rbuf *rb, size_t n);
+/*
+ * Next frame at the reader's position: > 0 its size (f filled), 0 clean
+ * end of file, -EBADMSG invalid or cut short, other < 0 read errors.
+ */
+long rb_frame(struct rbuf *rb, struct frame *f);
+
+/* The first frame of a segment file is its header, this long. */
+#define SEG_HDR_END ((off_t)(FRAME_HDR + SEGMENT_PAYLOAD))
 
 /* Files and names */
 int store_check_perms(struct store *s, int fd, const char *what,

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The seam every store write goes through (tests fail, log or kill there). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The seam every store write goes through (tests fail, log or kill there). */
 #ifndef IMASTORE_STORE_IO_H
 #define IMASTORE_STORE_IO_H
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* A chain's records replayed (from a checkpoint); checkpoints of a replay. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* A chain's records replayed (from a checkpoint); checkpoints of a replay; fsck with the replay. */
 #ifndef IMASTORE_CHAIN_REPLAY_H
 #define IMASTORE_CHAIN_REPLAY_H
 

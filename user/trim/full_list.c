@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* A chain's complete list: the stored records, then the kernel's tail, in any bank. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

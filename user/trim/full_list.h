@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* A chain's complete list: the stored records, then the kernel's tail, in any bank. */
 #ifndef IMASTORE_FULL_LIST_H
 #define IMASTORE_FULL_LIST_H
 

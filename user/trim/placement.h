@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* Where the kernel's list sits in a chain (docs/trimming.md §3): the one place that decides it. */
 #ifndef IMASTORE_PLACEMENT_H
 #define IMASTORE_PLACEMENT_H
 
