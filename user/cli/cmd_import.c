@@ -210,12 +210,16 @@ static int validate_piece(struct import *im, const char *path)
 	return ret;
 }
 
-static int import_piece(struct import *im, const char *path)
+/*
+ * What is checked of a LIST before anything is written: every record's
+ * digest (unless it was checked already), that it has a record, and that
+ * it starts where the chain is. With `make`, then the chain if there is
+ * none: a refused LIST leaves no empty chain.
+ */
+static int check_head(struct import *im, const char *path, bool make)
 {
 	struct list_reader *r;
 	struct ima_record rec;
-	struct errmsg em = { "" };
-	uint64_t skip = 0, n = 0;
 	int fd, ret;
 
 	if (path != im->checked) {
@@ -227,12 +231,23 @@ static int import_piece(struct import *im, const char *path)
 	if (ret)
 		return ret;
 	ret = first_record(path, r, &rec);
-	/* before the chain is made: a refused LIST leaves no empty chain */
 	if (!ret)
 		ret = check_start(im, path, &rec, im->c ? chain_durable(im->c) : 0);
-	if (!ret && !im->c && make_chain(im, &rec, list_reader_bank(r)))
+	if (!ret && make && !im->c && make_chain(im, &rec, list_reader_bank(r)))
 		ret = -EIO;
 	cli_close_list(fd, r);
+	return ret;
+}
+
+static int import_piece(struct import *im, const char *path)
+{
+	struct list_reader *r;
+	struct ima_record rec;
+	struct errmsg em = { "" };
+	uint64_t skip = 0, n = 0;
+	int fd, ret;
+
+	ret = check_head(im, path, true);
 	if (ret)
 		return ret;
 	if (chain_durable(im->c) > 0) {
@@ -261,26 +276,6 @@ static int import_piece(struct import *im, const char *path)
 		ret = chain_commit(im->c, &em);
 	if (ret)
 		cli_err("%s", errmsg_text(&em));
-	cli_close_list(fd, r);
-	return ret;
-}
-
-/* A LIST for a store that does not exist yet (so neither does its chain). */
-static int check_new(struct import *im, const char *path)
-{
-	struct list_reader *r;
-	struct ima_record rec;
-	int fd, ret;
-
-	ret = validate_piece(im, path);
-	if (ret)
-		return ret;
-	ret = open_piece(im, path, &fd, &r);
-	if (ret)
-		return ret;
-	ret = first_record(path, r, &rec);
-	if (!ret)
-		ret = check_start(im, path, &rec, 0);
 	cli_close_list(fd, r);
 	return ret;
 }
@@ -343,7 +338,7 @@ int cmd_import(int argc, char **argv)
 	}
 	/* a new store is made only for a first LIST that passes every check */
 	if (access(cli_store_dir(im.store), F_OK) && errno == ENOENT) {
-		if (check_new(&im, argv[optind]))
+		if (check_head(&im, argv[optind], false))
 			return EXIT_ERROR;
 		im.checked = argv[optind];
 	}
