@@ -9,6 +9,7 @@ CC ?= gcc
 CLANG ?= clang
 BPFTOOL ?= bpftool
 OUT ?= build
+.DEFAULT_GOAL := all
 
 # Kernels, packages and guest builds are cached outside the checkout.
 export IMASTORE_CACHE ?= /var/cache/imastore
@@ -27,24 +28,9 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lisal -lz -lpthread
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iuser/lib -Iinclude \
-	-I$(OUT) $(PKG_CFLAGS)
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(PKG_CFLAGS)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(WARN) $(CFLAGS)
-
-LIB_SRCS := $(sort $(wildcard user/lib/*.c))
-CLI_SRCS := $(sort $(wildcard user/imastore.c user/cli.c user/cmd_*.c))
-UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
-
-# the daemon's code, libimastored.a: imastored (main: user/imastored.c) and
-# the unit tests link it
-DAEMON_SRCS := $(sort $(wildcard user/daemon/*.c))
-SYSTEMDUNITDIR ?= /lib/systemd/system
-
-LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
-DAEMON_OBJS := $(patsubst %.c,$(OUT)/%.o,$(DAEMON_SRCS))
-CLI_OBJS := $(patsubst %.c,$(OUT)/%.o,$(CLI_SRCS))
-UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 BPF_SRCS := $(sort $(wildcard bpf/*.bpf.c))
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/bpf/%.bpf.o,$(BPF_SRCS))
@@ -53,36 +39,84 @@ BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -isystem vmlinux -Iinclude \
 	-fms-extensions -Wno-microsoft-anon-tag -Wall -Werror
 
+# The folders of user/ (docs/architecture.md). Each builds to its own static
+# library, OUT/lib<folder>.a, and its objects are compiled with -I for itself
+# and the folders it may use only (DEPS_x, upper first: that is also the link
+# order), so an #include that runs back up does not compile; `make layers`
+# checks the #include lines as well. A new folder: a DEPS_ line and LAYERS.
+DEPS_list :=
+DEPS_pcr := list
+DEPS_store := pcr list
+DEPS_trim := store pcr list
+DEPS_print := list
+DEPS_daemon := trim store pcr print list
+DEPS_cli := trim store pcr print list
+LAYERS := list pcr store trim print daemon cli
+# the libraries below the programs (the fuzz target, the test tools)
+LIB_LAYERS := trim store pcr print list
+# the daemon's library keeps its name: build/libimastored.a
+LIBNAME_daemon := imastored
+layer_lib = $(OUT)/lib$(or $(LIBNAME_$(1)),$(1)).a
+LAYER_INC = $(foreach d,$(1) $(DEPS_$(1)),-Iuser/$(d))
+LAYER_LIBS = $(foreach d,$(1) $(DEPS_$(1)),$(call layer_lib,$(d)))
+
+define layer
+$(1)_SRCS := $$(sort $$(wildcard user/$(1)/*.c))
+$(1)_OBJS := $$(patsubst %.c,$$(OUT)/%.o,$$(filter-out $$(MAIN_$(1)),$$($(1)_SRCS)))
+$$(OUT)/user/$(1)/%.o: LAYER_CFLAGS := $$(call LAYER_INC,$(1)) $$(EXTRA_INC_$(1))
+$$(call layer_lib,$(1)): $$($(1)_OBJS)
+	$$(call msg,AR,$$@)rm -f $$@ && ar rcs $$@ $$^
+endef
+# main() is in no library: imastored and imastore link it with their folder's
+MAIN_daemon := user/daemon/imastored.c
+MAIN_cli := user/cli/imastore.c
+# the BPF skeleton (OUT/imacapture.skel.h) is the daemon's
+EXTRA_INC_daemon := -I$(OUT)
+$(foreach l,$(LAYERS),$(eval $(call layer,$(l))))
+$(daemon_OBJS) $(OUT)/user/daemon/imastored.o: $(BPF_SKELS)
+
+empty :=
+space := $(empty) $(empty)
+comma := ,
+LIB_SRCS := $(foreach l,$(LIB_LAYERS),$($(l)_SRCS))
+LIB_INC := $(foreach l,$(LIB_LAYERS),-Iuser/$(l))
+LIB_LIBS := $(foreach l,$(LIB_LAYERS),$(call layer_lib,$(l)))
+HDRS := $(wildcard user/*/*.h include/*.h)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+SYSTEMDUNITDIR ?= /lib/systemd/system
+
 .PHONY: all deps test unit-test asan-test valgrind-test cli-test guest-test \
-	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man
+	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man layers
 
-all: $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench man
+all: layers $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench man
 
-$(OUT)/%.o: %.c $(BPF_SKELS) $(wildcard user/lib/*.h include/*.h)
+$(OUT)/user/%.o: user/%.c $(HDRS)
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) $(LAYER_CFLAGS) -c $< -o $@
 
-$(OUT)/libimastore.a: $(LIB_OBJS)
-	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
+# The second line of defence: every #include "x.h" of a folder names a
+# header of that folder, of one it may use, or of include/; and no folder's
+# library needs a symbol of a library above it.
+layers: $(foreach l,$(LAYERS),$(call layer_lib,$(l)))
+	$(Q)LIBS="$(subst $(space),$(comma),$(foreach l,$(LAYERS),$(l)=$(call layer_lib,$(l))))" \
+		tests/check-layers.sh $(foreach l,$(LAYERS),$(l):$(subst $(space),+,$(strip $(DEPS_$(l)))))
 
-$(OUT)/imastore: $(CLI_OBJS) $(OUT)/libimastore.a
+$(OUT)/imastore: $(OUT)/user/cli/imastore.o $(call LAYER_LIBS,cli)
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(DAEMON_OBJS) $(OUT)/user/imastored.o: $(wildcard user/daemon/*.h)
-
-$(OUT)/libimastored.a: $(DAEMON_OBJS)
-	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
-
-$(OUT)/imastored: $(OUT)/user/imastored.o $(OUT)/libimastored.a $(OUT)/libimastore.a
+# the daemon's code, libimastored.a: imastored (main: user/daemon/imastored.c)
+# and the unit tests link it
+$(OUT)/imastored: $(OUT)/user/daemon/imastored.o $(call LAYER_LIBS,daemon)
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Every unit test links the daemon's library, then the one it uses (only
-# the members a test needs are taken); daemon headers: "daemon/drain.h".
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastored.a $(OUT)/libimastore.a \
-		$(wildcard tests/unit/*.h user/daemon/*.h)
+# Every unit test links the daemon's library, then the ones below it (only
+# the members a test needs are taken); headers by bare name (every folder's
+# -I; -Iuser keeps "daemon/drain.h" working too).
+$(OUT)/tests/%: tests/unit/%.c $(call LAYER_LIBS,daemon) $(wildcard tests/unit/*.h) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -Iuser -Itests/unit -o $@ $< \
-		$(OUT)/libimastored.a $(OUT)/libimastore.a $(PKG_LIBS) -lcmocka
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) $(call LAYER_INC,daemon) -Iuser -I$(OUT) -Itests/unit \
+		-o $@ $< $(call LAYER_LIBS,daemon) $(PKG_LIBS) -lcmocka
 
 # BPF: clang -> .bpf.o -> bpftool skeleton (libbpf-tools' chain).
 $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) vmlinux/vmlinux.h
@@ -125,9 +159,9 @@ asan-test:
 		build-asan/imastore build-asan/imastored $(patsubst $(OUT)/%,build-asan/%,$(UNIT_BINS))
 
 FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-$(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard user/lib/*.h)
+$(OUT)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(call msg,FUZZ,$@)$(CLANG) $(BASE_CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+	$(call msg,FUZZ,$@)$(CLANG) $(BASE_CFLAGS) $(LIB_INC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
 
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 600
@@ -172,6 +206,6 @@ clean:
 .SECONDARY:
 
 # Test tools linked with the library (synthetic lists for benchmarks).
-$(OUT)/tools/%: tests/tools/%.c $(OUT)/libimastore.a
+$(OUT)/tools/%: tests/tools/%.c $(LIB_LIBS) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -o $@ $< $(OUT)/libimastore.a $(PKG_LIBS)
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) $(LIB_INC) -o $@ $< $(LIB_LIBS) $(PKG_LIBS)

@@ -131,4 +131,28 @@ assert rows[0]["path"] == "boot_aggregate", rows[0]
 done
 check "evmctl cross-checked $evmctl_lists lists (sha1 width, built-in template)" \
 	test "$evmctl_lists" -gt 0
+
+# what a wrong input is told, exactly
+d=tests/fixtures/deb72-ima-ng
+cp "$d/ascii_runtime_measurements_sha256" "$tmp/list.txt"
+check_fails "an ASCII list read as binary: says so and how to read it" \
+	2 "imastore: $tmp/list.txt: this looks like an ASCII measurement list, not a binary one: read it with --format ascii (or --format auto)" \
+	"$IM" show --format binary "$tmp/list.txt"
+check_fails "a text file given as a list: says it is text" \
+	2 "imastore: $d/pcrs-sha256.txt: this is a text file, not a binary measurement list (an ASCII list, as in ascii_runtime_measurements, is read with --format ascii)" \
+	"$IM" verify --pcrs "sha256,$d/pcrs-sha256.txt" "$d/pcrs-sha256.txt"
+check_fails "--pcrs with a bank and no file: hints at ALG,FILE" \
+	2 "imastore: cannot open PCR file sha256: No such file or directory ('sha256' names a bank: the argument is [ALG,]FILE, e.g. sha256,pcrs-sha256.txt)" \
+	"$IM" verify --pcrs sha256 "$d/binary_runtime_measurements_sha256"
+check_fails "convert --to xml: names the bad value" \
+	2 "imastore: unknown output format 'xml' (--to ascii or --to binary)" \
+	"$IM" convert --to xml "$d/binary_runtime_measurements_sha256"
+check_fails "show --json: an error is a JSON object on stderr" \
+	2 '{"error":"'"$tmp"'/nothing: No such file or directory"}' \
+	"$IM" show --json "$tmp/nothing"
+check_fails "verify --json: an error is a JSON object on stderr" \
+	2 '{"error":"cannot open PCR file sha256: No such file or directory' \
+	"$IM" verify --json --pcrs sha256 "$d/binary_runtime_measurements_sha256"
+check "show without --json: the error stays a line of text" \
+	grep -qx "imastore: $tmp/nothing: No such file or directory" <("$IM" show "$tmp/nothing" 2>&1)
 finish "fixtures"

@@ -15,7 +15,7 @@ for c in $cmds; do
 	check "$c --help states the exit status" grep -q "^Exit status:" <<<"$out"
 	check "$c is in the man page synopsis" grep -q "^\*imastore $c\*" "$MAN"
 	check_fails "$c with a bad option exits 2 naming it" \
-		2 "$c: unrecognized option '--no-such-option'" "$IM" "$c" --no-such-option
+		2 "imastore $c: unrecognized option '--no-such-option'" "$IM" "$c" --no-such-option
 done
 check_fails "an unknown command exits 2 naming it" \
 	2 "unknown command 'no-such-command'" "$IM" no-such-command

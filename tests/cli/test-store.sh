@@ -99,6 +99,8 @@ PY
 	# a kernel list that does not continue the store is refused (placement,
 	# trimming.md §3.2.4: its first record is none of the stored ones)
 	cp "$tmp/head.1" "$tmp/sfs-$name/binary_runtime_measurements_sha256"
+	# (placement, trimming.md §3.2: no record of the list is a stored one,
+	# and no trim says records were deleted: it cannot be placed)
 	check_fails "$name: export refuses a kernel list that does not continue the store" \
 		2 "the kernel's first record is none of the stored records 0..$((n / 2 - 1)): records from $((n / 2)) on are lost to chain boot-now-$name" \
 		"$IM" export --store "$st"
@@ -114,6 +116,12 @@ st=$tmp/refuse
 check_fails "import: a list not starting with boot_aggregate on an empty chain is refused" \
 	2 "the chain of boot b is empty and this list does not start with boot_aggregate" \
 	"$IM" import --store "$st" --boot b "$tmp/p.1"
+check "import: a refused first list leaves no store behind" test ! -e "$st"
+head -c 3000 "$list" >"$tmp/trunc.bin"
+check_fails "import: a cut list is named once in the error" \
+	2 "imastore: $tmp/trunc.bin: record 26 at byte offset 2992 is truncated" \
+	"$IM" import --store "$st" --boot b "$tmp/trunc.bin"
+check "import: a cut list leaves no store behind" test ! -e "$st"
 "$IM" import --store "$st" --boot b "$tmp/p.0" "$tmp/p.1"
 check_fails "import: the same piece again is an overlap" \
 	2 "its first $((n - 5)) records are records 5..$((n - 1)), already stored" \
@@ -136,6 +144,31 @@ assert s["chains"][0]["records"] == int(sys.argv[1]), s["chains"]
 ' "$n" < <("$IM" status --store "$st" --json)
 check_fails "import: the refused boot has no chain to export" \
 	2 "no chain for 'c' in $st" "$IM" export --store "$st" --boot c
+"$IM" import --store "$st" --boot c2 "$tmp/p.0"
+check_fails "import: a list refused on a new boot leaves no empty chain" \
+	2 "the chain of boot c3 is empty and this list does not start with boot_aggregate" \
+	"$IM" import --store "$st" --boot c3 "$tmp/p.1"
+check_fails "import: ... so boot c3 has no chain" \
+	2 "no chain for 'c3' in $st" "$IM" export --store "$st" --boot c3
+check "status: the chain's creation as an ISO 8601 UTC time and its age" \
+	grep -qE "^  created     20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]Z \([0-9]+ (s|min|h|days?) ago\)$" \
+	<("$IM" status --store "$st")
+check "status: one chain of two is 'chains', and a lone one 'chain'" \
+	grep -q "bytes free, 2 chains$" <("$IM" status --store "$st")
+printf 'pid=1\ntime=%s\nmode=N\n' $(($(date +%s) - 300)) >"$st/imastored.status"
+check "status: the daemon's time is readable, with its age" \
+	grep -qE "^  time +20[0-9-]+T[0-9:]+Z \(5 min ago\)$" <("$IM" status --store "$st")
+check "status --json: the daemon's time stays the number it wrote" \
+	grep -q '"time":"'$(($(date +%s) - 300))'"' <("$IM" status --store "$st" --json)
+rm "$st/imastored.status"
+check "fsck: 1 segment, 1 checkpoint (singular), 0 errors" \
+	grep -qE "^c2: [0-9]+ records in 1 segment, 1 checkpoint: 0 errors, 0 warnings$" \
+	<("$IM" fsck --store "$st" --boot c2)
+check_fails "status --json: an error is a JSON object on stderr" \
+	2 '{"error":"store '"$tmp"'/nowhere: No such file or directory"}' \
+	"$IM" status --json --store "$tmp/nowhere"
+check "status --json: ... and nothing else on stderr" \
+	test "$("$IM" status --json --store "$tmp/nowhere" 2>&1 >/dev/null | wc -l)" = 1
 check "status --json parses and counts the records" \
 	python3 -c '
 import json, sys

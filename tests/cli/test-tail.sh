@@ -79,6 +79,18 @@ check_fails "-n 65: exit 2, the range" \
 check_fails "an argument: exit 2" 2 "tail takes no arguments" "$IM" tail extra
 "$IM" tail --help | grep -q -- "--follow"
 check "--help names --follow" test $? = 0
+check_fails "tail --json, no daemon: the error is a JSON object" \
+	2 '{"error":"no live stream at '"$SOCK"' (No such file or directory)' "$IM" tail --json -S "$SOCK"
+
+# ---- imastored's log lines: "<N>" for journald and files, plain on a terminal ----
+noima=(env IMASTORE_SECURITYFS="$tmp/no-ima" "$IMD" --once --store "$tmp/st")
+check_fails "imastored, stderr not a terminal: the journald priority prefix" \
+	1 "<3>IMA is not enabled (no $tmp/no-ima)" "${noima[@]}"
+on_tty() { script -qec "$(printf '%q ' "$@")" /dev/null | tr -d '\r'; }
+check "imastored on a terminal: plain lines, no '<3>'" \
+	grep -qx "IMA is not enabled (no $tmp/no-ima)" <(on_tty "${noima[@]}")
+check "imastored on a terminal under journald (JOURNAL_STREAM): the prefix" \
+	grep -qx "<3>IMA is not enabled (no $tmp/no-ima)" <(on_tty env JOURNAL_STREAM=8:1 "${noima[@]}")
 
 # ---- a polling daemon with 20 records stored ----
 feed 20

@@ -69,7 +69,8 @@ if [ -n "${DPID:-}" ]; then
 else
 	imastore import --store /var/lib/imastore $IMA/binary_runtime_measurements_sha256
 fi
-say "$(imastore status --store /var/lib/imastore | tr '\n' ' ')"
+say "imastore status --store /var/lib/imastore:"
+imastore status --store /var/lib/imastore 2>&1 | while read -r l; do say "  $l"; done
 say "imastore verify --store /var/lib/imastore --tpm (stored records + the kernel's tail, every bank):"
 imastore verify --store /var/lib/imastore --tpm --tcti device:/dev/tpmrm0 >/tmp/v.out 2>&1
 rc=$?

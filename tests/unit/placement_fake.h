@@ -1255,7 +1255,7 @@ PF_UNUSED static int pf_rig_open(struct pf_rig *r, struct errmsg *em)
 		r->s = NULL;
 		return ret;
 	}
-	drain_init(&r->d, r->c, r->boot, &ki, boot_chain_list_bank(r->c));
+	drain_init(&r->d, r->c, r->boot, &ki, chain_list_bank(r->c));
 	if (found.foreign)
 		drain_note_foreign(&r->d, found.why);
 	if (cfg->flavor_ad)

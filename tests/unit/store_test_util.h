@@ -36,6 +36,7 @@
 #include "hash_alg.h"
 #include "ima_record.h"
 #include "replay.h"
+#include "chain_replay.h"
 #include "store.h"
 #include "store_io.h"
 

@@ -23,10 +23,10 @@
 #include "test_util.h"
 
 #include "chain_replay.h"
-#include "daemon/bootchain.h"
-#include "daemon/drain.h"
-#include "daemon/kernel.h"
-#include "daemon/log.h"
+#include "bootchain.h"
+#include "drain.h"
+#include "kernel_ops.h"
+#include "log.h"
 #include "full_list.h"
 #include "placement.h"
 #include "store_io.h"
@@ -223,7 +223,7 @@ static void rig_open(struct rig *r)
 	assert_int_equal(store_current_boot(r->boot, sizeof(r->boot), &em), 0);
 	if (boot_chain_open(r->s, &ki, r->boot, &r->c, &found, &em))
 		fail_msg("%s", em.text);
-	drain_init(&r->d, r->c, r->boot, &ki, boot_chain_list_bank(r->c));
+	drain_init(&r->d, r->c, r->boot, &ki, chain_list_bank(r->c));
 	if (found.foreign)
 		drain_note_foreign(&r->d, found.why);
 	r->pol.keep = 10;

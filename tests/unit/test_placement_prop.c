@@ -33,7 +33,7 @@
 /* The daemon, from build/libimastored.a. */
 #include "daemon/bootchain.h"
 #include "daemon/drain.h"
-#include "daemon/kernel.h"
+#include "daemon/kernel_ops.h"
 #include "daemon/log.h"
 
 #include "placement_fake.h"

@@ -16,6 +16,7 @@
 
 #include "test_util.h"
 
+#include "chain_replay.h"
 #include "frame.h"
 #include "full_list.h"
 #include "store.h"

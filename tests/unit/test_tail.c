@@ -22,8 +22,8 @@
 
 #include "test_util.h"
 
-#include "daemon/log.h"
-#include "daemon/tail.h"
+#include "log.h"
+#include "tail.h"
 #include "list_reader.h"
 #include "record_print.h"
 #include "tail_format.h"

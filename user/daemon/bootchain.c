@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* The running boot's chain: opened, continued after a kexec, or created with every bank's mode. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,20 +10,10 @@
 
 #include "bootchain.h"
 #include "klist.h"
-#include "kernel_ima.h"
+#include "securityfs.h"
 #include "list_reader.h"
 #include "log.h"
 #include "template.h"
-
-const struct hash_alg *boot_chain_list_bank(const struct chain *c)
-{
-	const struct chain_meta *m = chain_meta(c);
-
-	for (unsigned i = 0; i < m->nbanks; i++)
-		if (m->banks[i]->tpm_id == m->bank->tpm_id)
-			return m->banks[i];
-	return m->bank;
-}
 
 /* hashed or padded: which computation gives the list's template digest */
 static int bank_mode(const struct ima_record *rec, const struct hash_alg *bank,
@@ -102,7 +93,7 @@ static int probe_bank(const struct hash_alg *bank, struct probe *p,
 	ret = ima_kernel_list_path(bank, path, sizeof(path));
 	if (ret)
 		return errmsg_set(em, ret, "no list for bank %s", bank->name);
-	snprintf(staged, sizeof(staged), "%s_staged", path);
+	ima_staged_path(path, staged, sizeof(staged));
 	if (!access(staged, F_OK))
 		ret = probe_file(staged, bank, p, &first_seen, em);
 	if (!ret && !p->mode)
@@ -172,7 +163,7 @@ static int read_kernel(const struct kernel_info *ki, struct klist *kl, struct er
 
 	klist_free(kl);
 	klist_init(kl, ki->list, ki->bank->size, LIST_ENDIAN_AUTO);
-	snprintf(staged, sizeof(staged), "%s_staged", ki->list);
+	ima_staged_path(ki->list, staged, sizeof(staged));
 	if (ki->mode == KMODE_AD || ki->mode == KMODE_AD_ONLY) {
 		ret = kernel_open_list(staged, O_RDONLY, 5000, &fd, em);
 		if (!ret)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The running boot's chain: opened, continued after a kexec, or created (trimming.md §3.3). */
 #ifndef IMASTORED_BOOTCHAIN_H
 #define IMASTORED_BOOTCHAIN_H
 
-#include "kernel.h"
+#include "kernel_ops.h"
 #include "store.h"
 
 /*
@@ -27,8 +28,5 @@ int boot_chain_open(struct store *s, const struct kernel_info *ki,
  */
 int boot_chain_unlinked(struct store *s, struct chain *prev, const char *boot_id,
 			struct chain **out, struct errmsg *em);
-
-/* The chain's entry for its stored bank (padded twin if so). */
-const struct hash_alg *boot_chain_list_bank(const struct chain *c);
 
 #endif

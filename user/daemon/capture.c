@@ -8,27 +8,19 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "capture.h"
+#include "clock.h"
+#include "fdio.h"
 #include "hash_alg.h"
 #include "imacapture.skel.h"
 #include "log.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
-
-uint64_t capture_now_ns(void)
-{
-	struct timespec ts;
-
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* libbpf explains a failed load at length: keep it for --log-level debug. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -41,23 +33,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 		dlog(LOG_P_DEBUG, "%s", line);
 	free(buf);
-	return 0;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	ssize_t n;
-
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -80,7 +55,7 @@ static void dump_rec(struct capture *c, const struct imacapture_rec *r)
 	memcpy(buf + off, r->template_name, nlen), off += nlen;
 	memcpy(buf + off, &r->data_len, 4), off += 4;
 	memcpy(buf + off, r->data, r->data_len), off += r->data_len;
-	if (write_all(c->dump_fd, buf, off))
+	if (fd_write_all(c->dump_fd, buf, off))
 		c->dump_skipped++;
 	else
 		c->dumped++;
@@ -91,7 +66,7 @@ static int on_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
 	const struct imacapture_rec *r = data;
-	uint64_t now = capture_now_ns(), wake;
+	uint64_t now = mono_ns(), wake;
 
 	if (size < sizeof(*r) || r->data_len > IMACAPTURE_DATA_MAX)
 		return 0;
@@ -140,7 +115,7 @@ void capture_arm(struct capture *c)
 /* `ns`: the drain's start; what was measured before it is durable now. */
 void capture_drained(struct capture *c, uint64_t ns)
 {
-	uint64_t done = capture_now_ns();
+	uint64_t done = mono_ns();
 	size_t keep = 0;
 
 	for (size_t i = 0; i < c->npend; i++) {

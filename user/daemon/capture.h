@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The BPF wake-up: the ring buffer of appended records, counted to decide when to drain. */
 #ifndef IMASTORED_CAPTURE_H
 #define IMASTORED_CAPTURE_H
 
@@ -68,13 +69,11 @@ int capture_consume(struct capture *c);
 void capture_set_wake_every(struct capture *c, uint32_t wake_every);
 /* Nothing pending: have the next record wake us (then takes waiting ones). */
 void capture_arm(struct capture *c);
-/* A drain read the list from `ns` (CLOCK_MONOTONIC) on: older records are in it. */
+/* A drain read the list from `ns` (mono_ns(), bpf_ktime_get_ns()'s clock) on: older records are in it. */
 void capture_drained(struct capture *c, uint64_t ns);
 /* Records the ring could not take (gaps in seq). */
 uint64_t capture_lost(const struct capture *c);
 /* The per-CPU counters, summed (last_seq: the maximum). */
 int capture_stats(const struct capture *c, struct imacapture_stats *sum);
-
-uint64_t capture_now_ns(void);
 
 #endif

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* imastored's configuration: defaults, the config file, the command line, SIGHUP's reload. */
 #ifndef IMASTORED_CONFIG_H
 #define IMASTORED_CONFIG_H
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The drain cycle: N flavor (docs/trimming.md §4), A/D (§5) and mirror (N
- * without deletion). The order of the steps is the protocol: nothing is
+ * The drain cycle, what every mode shares: a writer window's read,
+ * placement, storing, the checkpoint and `intended` before a deletion, the
+ * status file; the modes are drain_n.c (trimming.md §4), drain_ad.c (§5)
+ * and drain_mirror.c. The order of the steps is the protocol: nothing is
  * deleted from the kernel unless placement (§3, placement.c) accepted the
  * list in this writer window, the records are durable in the store and were
  * compared byte for byte, and a trims.log `intended` entry covers them.
@@ -15,22 +17,17 @@
 
 #include "bootchain.h"
 #include "chain_replay.h"
+#include "clock.h"
 #include "drain.h"
+#include "drain_int.h"
 #include "klist.h"
 #include "log.h"
+#include "securityfs.h"
 #include "store_io.h"
 #include "template.h"
 
 /* PCR reads per placement before the TPM's word is taken as a no. */
 #define PLACE_TPM_READS 3
-
-/* The fds of one writer window: the list, and in A/D the staged file. */
-struct window {
-	int list_fd;
-	int staged_fd;
-	struct klist kl;	/* staged batch (nb records), then the current list */
-	size_t nb;
-};
 
 void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 		const struct kernel_info *ki, const struct hash_alg *list_bank)
@@ -86,27 +83,19 @@ uint64_t drain_threshold(const struct drain_policy *p)
 	return p->keep > UINT64_MAX - p->trim_records ? UINT64_MAX : p->keep + p->trim_records;
 }
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static enum list_endian chain_endian(const struct drain *d)
 {
 	return chain_meta(d->c)->little_endian ? LIST_ENDIAN_LITTLE : LIST_ENDIAN_BIG;
 }
 
-static void window_init(struct drain *d, struct window *w)
+void window_init(struct drain *d, struct window *w)
 {
 	memset(w, 0, sizeof(*w));
 	w->list_fd = w->staged_fd = -1;
 	klist_init(&w->kl, d->ki.list, d->list_bank->size, chain_endian(d));
 }
 
-static void window_close(struct window *w)
+void window_close(struct window *w)
 {
 	if (w->list_fd >= 0)
 		close(w->list_fd);
@@ -116,7 +105,7 @@ static void window_close(struct window *w)
 }
 
 /* (Re)read the window's list: the staged batch first, then the current list. */
-static int window_read(struct drain *d, struct window *w, off_t from, struct errmsg *em)
+int window_read(struct drain *d, struct window *w, off_t from, struct errmsg *em)
 {
 	int ret = 0;
 
@@ -132,14 +121,14 @@ static int window_read(struct drain *d, struct window *w, off_t from, struct err
 	return ret;
 }
 
-static bool same(const struct klist *kl, size_t i, const struct ima_record *s)
+bool same(const struct klist *kl, size_t i, const struct ima_record *s)
 {
 	return s->raw_len == kl->rec[i].len &&
 	       !memcmp(s->raw, kl->buf + kl->rec[i].off, s->raw_len);
 }
 
 /* trimming.md §6: log it once, keep storing, never delete again. */
-static void foreign(struct drain *d, const char *why)
+void foreign(struct drain *d, const char *why)
 {
 	uint64_t count = 0;
 
@@ -393,7 +382,7 @@ static int store_new(struct drain *d, const struct klist *kl, uint64_t *added,
  * May this window delete? Only after a placement whose evidence is strong
  * (§3.2.6): the TPM, an anchored overlap, or nothing to overlap (all new).
  */
-static bool may_delete(const struct drain *d)
+bool may_delete(const struct drain *d)
 {
 	if (d->foreign || d->no_n || d->tpm_disagrees)
 		return false;
@@ -401,29 +390,8 @@ static bool may_delete(const struct drain *d)
 	       !(d->evidence & PLACE_EV_OVERLAP);
 }
 
-static int rec_at(void *arg, uint64_t i, struct ima_record *rec)
-{
-	const struct klist *kl = arg;
-
-	return i < kl->n ? klist_parse(kl, (size_t)i, rec, NULL) : -ENOENT;
-}
-
-static uint64_t to_delete(const struct drain *d, const struct drain_policy *p,
-			  const struct klist *kl)
-{
-	uint64_t stored = chain_durable(d->c) - d->k, n = kl->n, dcount;
-
-	if (p->mirror || !may_delete(d))
-		return 0;
-	if (n < drain_threshold(p) && (!p->trim_bytes || kl->len < p->trim_bytes))
-		return 0;
-	dcount = n < stored ? n : stored;
-	dcount = dcount > p->keep ? dcount - p->keep : 0;
-	return place_safe_cut(dcount, rec_at, (void *)kl);
-}
-
 /*
- * Before any deletion (§4.6): a checkpoint of the records about to
+ * Before any deletion (§4.6, §5.4): a checkpoint of the records about to
  * leave the kernel, then the `intended` entry that covers them.
  */
 static int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
@@ -452,109 +420,25 @@ static int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out
 	return chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
 }
 
-/* §4.6: checkpoint, intended, "N\n", done. */
-static int trim(struct drain *d, int fd, uint64_t dcount, uint64_t *out,
-		struct errmsg *em)
+int drain_delete(struct drain *d, int (*cmd)(int fd, uint64_t n), int fd,
+		 uint64_t count, uint64_t *out, int *refused, struct errmsg *em)
 {
-	uint64_t kept = d->k + dcount;
-	int ret;
+	uint64_t kept = d->k + count;
+	int ret = before_delete(d, kept, em);
 
-	ret = before_delete(d, kept, em);
 	if (ret)
 		return ret;
-	ret = kernel_ops->delete_oldest(fd, dcount);
+	*refused = cmd(fd, count);
 	io_failpoint("after-trim-write");
-	switch (ret) {
-	case 0:
-		ret = deleted(d, kept, dcount, out, em);
-		if (!ret)
-			io_failpoint("after-done");
-		return ret;
-	case -ENOENT:
-		/* fewer records than this window saw: impossible while we hold the writer */
-		d->k_known = false;
-		foreign(d, "the kernel has fewer records than this writer window saw");
+	if (*refused)
 		return 0;
-	case -ESTALE:
-		/* kexec under way: the next kernel's head tells what happened */
-		dlog(LOG_P_NOTICE, "kexec under way: deletion refused (ESTALE)");
-		d->k_known = false;
-		return 0;
-	case -EINVAL:
-		d->no_n = true;
-		d->use_ad = d->ki.mode == KMODE_AD || d->ki.mode == KMODE_AD_ONLY;
-		dlog(LOG_P_WARNING, "the kernel refuses N (ima_flush_htable?): %s",
-		     d->use_ad ? "deleting with A/D from now on" : "storing only from now on");
-		if (d->use_ad)
-			d->no_n = false;
-		/* nothing was deleted: say so, so readers need not guess */
-		return chain_trim_write(d->c, d->boot_id, d->k, TRIM_DONE, em);
-	default:
-		d->k_known = false;
-		return errmsg_set(em, ret, "%s: deleting %llu records: %s", d->ki.list,
-				  (unsigned long long)dcount, strerror(-ret));
-	}
+	ret = deleted(d, kept, count, out, em);
+	if (!ret)
+		io_failpoint("after-done");
+	return ret;
 }
 
-/* §4.6, §5: the staged batch is stored: checkpoint, intended, "D\n", done. */
-static int delete_staged(struct drain *d, int fd, uint64_t n, uint64_t *out,
-			 struct errmsg *em)
-{
-	uint64_t kept = d->k + n;
-	int ret;
-
-	ret = before_delete(d, kept, em);
-	if (ret)
-		return ret;
-	ret = kernel_ops->staged_command(fd, 'D');
-	io_failpoint("after-trim-write");
-	switch (ret) {
-	case 0:
-		ret = deleted(d, kept, n, out, em);
-		if (!ret)
-			io_failpoint("after-done");
-		return ret;
-	case -ESTALE:
-		/* the batch heads the next kernel's list after kexec (§5.5) */
-		dlog(LOG_P_NOTICE, "kexec under way: D refused (ESTALE); the batch goes to the next kernel");
-		d->k_known = false;
-		return 0;
-	default:
-		d->k_known = false;
-		return errmsg_set(em, ret, "%s_staged: D: %s", d->ki.list, strerror(-ret));
-	}
-}
-
-/*
- * Mirror: the list never shrinks (0440), so a window reads on from the last
- * stored record, which must still be the one there.
- */
-static int mirror_check(struct drain *d, struct window *w, struct errmsg *em)
-{
-	struct chain_iter *it;
-	struct ima_record s;
-	int ret;
-
-	d->k = d->midx;
-	if (!w->kl.n)
-		return 1;
-	ret = chain_iter_open(d->c, d->midx, &it, em);
-	if (ret)
-		return ret;
-	ret = chain_iter_next(it, &s, em);
-	chain_iter_free(it);
-	if (ret < 0)
-		return ret;
-	if (ret && same(&w->kl, 0, &s))
-		return 1;
-	/* not what we left: place from the list's head next time */
-	d->mpos = false;
-	d->k_known = false;
-	return errmsg_set(em, -EAGAIN, "%s: the list changed under a mirror; reading it again",
-			  d->ki.list);
-}
-
-static int open_list(const char *path, int flags, int *fd, struct errmsg *em)
+int window_open(const char *path, int flags, int *fd, struct errmsg *em)
 {
 	int ret = kernel_open_list(path, flags, 5000, fd, em);
 
@@ -563,27 +447,26 @@ static int open_list(const char *path, int flags, int *fd, struct errmsg *em)
 	return ret;
 }
 
-static void window_stats(const struct drain *d, const struct window *w, uint64_t t0,
+void window_stats(const struct drain *d, const struct window *w, uint64_t t0,
 			 struct drain_stats *st)
 {
-	st->window_us = now_us() - t0;
+	st->window_us = mono_us() - t0;
 	st->kernel_records = w->kl.n;
 	st->list_bytes = w->kl.len;
 	st->durable = chain_durable(d->c);
 }
 
-/* Read, place, store; what the window then deletes is up to the flavor. */
-static int read_place_store(struct drain *d, struct window *w, struct drain_stats *st,
+/* Read, place, store; what the cycle then deletes is up to the flavor. */
+int read_place_store(struct drain *d, struct window *w, struct drain_stats *st,
 			    bool *placed, struct errmsg *em)
 {
 	int ret;
 
 	*placed = false;
 	ret = window_read(d, w, d->mpos ? d->moff : 0, em);
-	if (ret)
+	if (ret || !w->kl.n)
 		return ret;
 	io_failpoint("after-read");
-	/* an empty list is placed too: it may be where stored records were */
 	ret = d->mpos ? mirror_check(d, w, em) : place(d, w, em);
 	if (ret <= 0)
 		return ret;
@@ -597,85 +480,61 @@ static bool has_staged(const struct drain *d)
 	return d->ki.mode == KMODE_AD || d->ki.mode == KMODE_AD_ONLY;
 }
 
-static int open_window(struct drain *d, struct window *w, bool ro, struct errmsg *em)
+int list_window(struct drain *d, const struct drain_policy *p, int flags,
+		struct drain_stats *st, window_fn *before, window_fn *then,
+		struct errmsg *em)
 {
 	char staged[PATH_MAX + 8];
-	int flags = ro ? O_RDONLY : O_RDWR, ret = 0;
-
-	snprintf(staged, sizeof(staged), "%s_staged", d->ki.list);
-	/* the same thread may open more writer fds (kernel-interface §4) */
-	if (has_staged(d))
-		ret = open_list(staged, flags, &w->staged_fd, em);
-	if (!ret)
-		ret = open_list(d->ki.list, flags, &w->list_fd, em);
-	return ret;
-}
-
-/* A/D: once the kernel holds enough and nothing is staged, "A". */
-static int stage(struct drain *d, const struct drain_policy *p, struct window *w,
-		 struct errmsg *em)
-{
-	uint64_t count = 0;
-	int ret;
-
-	ret = window_read(d, w, 0, em);
-	if (ret || w->nb || d->foreign || kernel_count(&count) || count < drain_threshold(p))
-		return ret;
-	ret = kernel_ops->staged_command(w->staged_fd, 'A');
-	if (ret == -ENOENT || ret == -EEXIST)	/* empty list; staged meanwhile */
-		return 0;
-	return ret ? errmsg_set(em, ret, "%s_staged: A: %s", d->ki.list, strerror(-ret)) : 0;
-}
-
-/*
- * One writer window (trimming.md §4, §5): the staged batch (if the kernel
- * has _staged files) and the list are read as one list, placed and stored.
- * A batch, left by a crash or staged by anyone, is then freed with "D";
- * otherwise the N flavor deletes with "N". A/D stages the whole list with
- * "A" first when it is due; the records of the current list stay in the
- * kernel, stored: the anchor of the next window (§6).
- */
-static int drain_window(struct drain *d, const struct drain_policy *p,
-			struct drain_stats *st, struct errmsg *em)
-{
-	bool ro = p->mirror || d->ki.mode == KMODE_MIRROR, placed = false;
 	struct window w;
-	uint64_t t0, dcount = 0;
-	int ret;
+	uint64_t t0;
+	bool placed = false;
+	int ret = 0;
 
 	window_init(d, &w);
-	ret = open_window(d, &w, ro, em);
+	/* a batch staged by anyone heads the list: every mode reads it (§4.1) */
+	if (has_staged(d)) {
+		ima_staged_path(d->ki.list, staged, sizeof(staged));
+		ret = window_open(staged, flags, &w.staged_fd, em);
+	}
+	if (!ret)	/* the same thread may open more writer fds (kernel-interface §4) */
+		ret = window_open(d->ki.list, flags, &w.list_fd, em);
 	if (ret)
 		goto out;
-	t0 = now_us();
-	if (d->use_ad && !ro)
-		ret = stage(d, p, &w, em);
+	t0 = mono_us();
+	if (before)
+		ret = before(d, p, &w, st, em);
 	if (!ret)
 		ret = read_place_store(d, &w, st, &placed, em);
-	if (!ret && placed && !ro && w.nb) {
-		if (may_delete(d) && chain_durable(d->c) >= d->k + w.nb)
-			ret = delete_staged(d, w.staged_fd, w.nb, &st->deleted, em);
-	} else if (!ret && placed && !ro && !d->use_ad) {
-		dcount = to_delete(d, p, &w.kl);
-		if (dcount)
-			ret = trim(d, w.list_fd, dcount, &st->deleted, em);
-	}
-	if (!ret && placed && d->ki.mode == KMODE_MIRROR && w.kl.n) {
-		d->mpos = true;
-		d->moff = w.kl.base + (off_t)w.kl.rec[w.kl.n - 1].off;
-		d->midx = d->k + w.kl.n - 1;
-	}
+	if (!ret && placed && w.nb && flags != O_RDONLY)
+		ret = drain_free_batch(d, &w, st, em);
+	else if (!ret && placed && then)
+		ret = then(d, p, &w, st, em);
 	window_stats(d, &w, t0, st);
 out:
 	window_close(&w);
 	return ret;
 }
 
+enum drain_mode drain_mode(const struct drain *d, const struct drain_policy *p)
+{
+	if (p->mirror || d->ki.mode == KMODE_MIRROR)
+		return DRAIN_MIRROR;
+	return d->use_ad ? DRAIN_AD : DRAIN_N;
+}
+
 static int drain_once(struct drain *d, const struct drain_policy *p,
 		      struct drain_stats *st, struct errmsg *em)
 {
 	memset(st, 0, sizeof(*st));
-	return drain_window(d, p, st, em);
+	switch (drain_mode(d, p)) {
+	case DRAIN_AD:
+		return drain_ad(d, p, st, em);
+	case DRAIN_MIRROR:
+		return drain_mirror(d, p, st, em);
+	case DRAIN_N:
+		break;
+	}
+	return drain_n(d, p, st, em);
 }
 
 /* What `imastore status` shows of the daemon (trimming.md §2, §3, §6). */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The drain cycle: read, place, store, maybe delete (trimming.md §4, §5); its explicit mode. */
 #ifndef IMASTORED_DRAIN_H
 #define IMASTORED_DRAIN_H
 
@@ -6,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "kernel.h"
+#include "kernel_ops.h"
 #include "placement.h"
 #include "replay.h"
 #include "store.h"
@@ -72,6 +73,14 @@ struct drain_stats {
 	uint64_t appended, deleted, durable;
 	uint64_t window_us;		/* the writer window (list open..close) */
 };
+
+/*
+ * How this cycle drains (drain_mode(): the policy, the kernel, and what
+ * the kernel refused so far): N "N\n" on the list (§4), AD "A"/"D" on the
+ * _staged file (§5), MIRROR store only (lists 0440, or flavor mirror).
+ */
+enum drain_mode { DRAIN_N, DRAIN_AD, DRAIN_MIRROR };
+enum drain_mode drain_mode(const struct drain *d, const struct drain_policy *p);
 
 void drain_init(struct drain *d, struct chain *c, const char *boot_id,
 		const struct kernel_info *ki, const struct hash_alg *list_bank);

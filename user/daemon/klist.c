@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel.h"
+#include "kernel_ops.h"
 #include "klist.h"
 
 void klist_init(struct klist *kl, const char *path, uint16_t digest_size,

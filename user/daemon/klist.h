@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* One writer window's read of the kernel's list, in memory, split into records. */
 #ifndef IMASTORED_KLIST_H
 #define IMASTORED_KLIST_H
 

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* sd_notify(3) without libsystemd. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>

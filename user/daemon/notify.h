@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* sd_notify(3) without libsystemd. */
 #ifndef IMASTORED_NOTIFY_H
 #define IMASTORED_NOTIFY_H
 

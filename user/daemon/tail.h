@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
+/* The live stream's server: a unix socket, many consumers, slow ones dropped (docs/tail.md). */
 #ifndef IMASTORED_TAIL_H
 #define IMASTORED_TAIL_H
 
