@@ -173,7 +173,7 @@ static int stored_replay(struct drain *d, struct errmsg *em)
 		return 0;
 	replay_free(d->stored);
 	d->stored = NULL;
-	return chain_replay(d->c, chain_durable(d->c), false, false, &d->stored, em);
+	return chain_replay_stored_bank(d->c, chain_durable(d->c), &d->stored, em);
 }
 
 /* Extend the replay by the records just committed (kl from `i0` = index S0). */

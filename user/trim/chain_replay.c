@@ -132,3 +132,34 @@ int chain_replay(struct chain *c, uint64_t upto, bool full, bool write,
 	*out = rp;
 	return 0;
 }
+
+int chain_replay_stored_bank(struct chain *c, uint64_t upto, struct replay **out,
+			     struct errmsg *em)
+{
+	const struct hash_alg *bank = chain_list_bank(c);
+	struct replay *all = NULL;
+	struct replay_state *one;
+	struct pcr_bank *b;
+	int ret = chain_replay(c, upto, false, false, &all, em);
+
+	if (ret)
+		return ret;
+	one = malloc(sizeof(*one));
+	if (!one) {
+		replay_free(all);
+		return -ENOMEM;
+	}
+	*one = *replay_state(all);
+	replay_free(all);
+	b = pcr_set_bank(&one->pcrs, bank);
+	if (!b) {
+		free(one);
+		return errmsg_set(em, -ENOENT, "chain %s: its stored bank %s is not replayed",
+				  chain_meta(c)->chain, bank->name);
+	}
+	one->pcrs.bank[0] = *b;
+	one->pcrs.nbanks = 1;
+	ret = replay_resume(out, one, em);
+	free(one);
+	return ret;
+}

@@ -18,6 +18,14 @@
 int chain_replay(struct chain *c, uint64_t upto, bool full, bool write,
 		 struct replay **out, struct errmsg *em);
 
+/*
+ * The same, continued in the chain's stored bank only (its digests are the
+ * records' own: one PCR extend a record, no template hashing): placement's
+ * TPM evidence (trimming.md §3.1.3). Read-only, from the last checkpoint.
+ */
+int chain_replay_stored_bank(struct chain *c, uint64_t upto, struct replay **out,
+			     struct errmsg *em);
+
 /* The banks the chain's records are replayed into (meta banks= by mode). */
 unsigned chain_banks(const struct chain *c, const struct hash_alg **banks);
 

@@ -469,7 +469,7 @@ static int try_chain(struct chain *c, const struct kernel_head *kh,
 	    (pl.result == PLACE_FOUND && pl.evidence & PLACE_EV_OVERLAP))
 		*maybe = true;
 	if (tpm && (*maybe || pl.expected == chain_durable(c))) {
-		ret = chain_replay(c, chain_durable(c), false, false, &rp, em);
+		ret = chain_replay_stored_bank(c, chain_durable(c), &rp, em);
 		if (!ret)
 			ret = place_in_chain(c, last, kh, tpm, replay_state(rp), &pl, em);
 		replay_free(rp);
