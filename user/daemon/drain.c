@@ -263,20 +263,20 @@ static int place(struct drain *d, struct window *w, struct errmsg *em)
 
 	klist_head(&w->kl, &kh);
 	/*
-	 * The PCRs are read after the list; a PCR that lags or leads the list
-	 * (a record under way) is read again, with the list (§3.1.3).
+	 * The PCRs are read after the list; when they lead it (records added
+	 * meanwhile), the list is read again: the PCR read then lies between
+	 * two reads (§3.1.3). A PCR caught mid-extend is read again.
 	 */
 	for (int attempt = 0; attempt < PLACE_TPM_READS; attempt++) {
+		size_t n0 = w->kl.n;
 		bool tpm;
 
-		if (attempt)
-			ret = window_read(d, w, 0, em);
-		if (!ret)
-			ret = read_tpm(d, &pcrs, em);
+		ret = read_tpm(d, &pcrs, em);
 		tpm = !ret;
 		if (tpm) {
 			ret = stored_replay(d, em);
 			t.pcrs = &pcrs;
+			t.more = 0;
 		} else if (ret == -ENODEV) {
 			ret = 0;
 		}
@@ -284,6 +284,13 @@ static int place(struct drain *d, struct window *w, struct errmsg *em)
 			ret = place_in_chain(d->c, d->boot_id, &kh, tpm ? &t : NULL,
 					     tpm ? replay_state(d->stored) : NULL, &pl, em);
 		if (ret || !tpm || (pl.result == PLACE_FOUND && !pl.tpm_disagrees))
+			break;
+		ret = window_read(d, w, 0, em);
+		t.more = w->kl.n > n0 ? w->kl.n - n0 : 0;
+		if (!ret)
+			ret = place_in_chain(d->c, d->boot_id, &kh, &t, replay_state(d->stored),
+					     &pl, em);
+		if (ret || (pl.result == PLACE_FOUND && !pl.tpm_disagrees))
 			break;
 	}
 	if (ret)
@@ -412,12 +419,17 @@ static int before_delete(struct drain *d, uint64_t kept, struct errmsg *em)
 static int deleted(struct drain *d, uint64_t kept, uint64_t count, uint64_t *out,
 		   struct errmsg *em)
 {
+	int ret;
+
 	d->k = kept;
 	*out = count;
-	dlog(LOG_P_INFO, "trimmed: records %llu..%llu deleted from the kernel, first kept %llu",
-	     (unsigned long long)(kept - count), (unsigned long long)kept - 1,
-	     (unsigned long long)kept);
-	return chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
+	ret = chain_trim_write(d->c, d->boot_id, kept, TRIM_DONE, em);
+	/* after `done`: what tests and logs may take as deleted for sure */
+	if (!ret)
+		dlog(LOG_P_NOTICE, "trimmed: boot %s chain %s: records %llu..%llu deleted from the kernel, first kept %llu",
+		     d->boot_id, chain_meta(d->c)->chain, (unsigned long long)(kept - count),
+		     (unsigned long long)kept - 1, (unsigned long long)kept);
+	return ret;
 }
 
 int drain_delete(struct drain *d, int (*cmd)(int fd, uint64_t n), int fd,
