@@ -424,9 +424,9 @@ mkdir -p "$KDIR"
 for k in "$@"; do
 	case "$k" in
 	all)
-		for k in deb61 deb72; do
-			v=$(debian_kernel "$k" | tail -n1)
-			[ "$WITH_MODULES" = 0 ] || debian_modules "$k" "$(dirname "$v")"
+		for dk in deb61 deb72; do
+			v=$(debian_kernel "$dk" | tail -n1)
+			[ "$WITH_MODULES" = 0 ] || debian_modules "$dk" "$(dirname "$v")"
 			echo "$v"
 		done
 		;;

@@ -114,7 +114,7 @@ daemon_start() {
 	tee -a /nm/d.log </nm/dfifo &
 	tpid=$!
 	# shellcheck disable=SC2086
-	imastored --foreground $DFLAGS --latency 20 --interval 500 "$@" 2>/nm/dfifo &
+	imastored --foreground $DFLAGS --latency 20 --interval 500 2>/nm/dfifo &
 	dpid=$!
 	# as a service would: the workload starts once imastored has its chain
 	# (the list is still short then)

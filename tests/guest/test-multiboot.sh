@@ -281,7 +281,7 @@ confirmed_index() { # LOGDIR: the highest first-kept index the console shows
 cuts_scenario() { # NAME KERNEL NCUTS EXTRA-ARGS...
 	local v=$1 k=$2 n=$3 img=$work/$1.img tpm=$work/tpm-$1 st
 	shift 3
-	local extra="$*" i ms cuts=0 b c conf b0 bf chains chain recs bad=0 newchains=0
+	local extra="$*" i ms cuts=0 b conf b0 bf chains chain recs bad=0 newchains=0
 	local -A CONF=()
 	mb_kernel "$k"
 	guest_disk_create "$img" 64
