@@ -249,6 +249,14 @@ guest_run() {
 	done
 }
 
+# A process that exists and is no zombie (swtpm daemonizes: its parent is
+# init, which may take its time to reap it).
+_guest_alive() {
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
 # The status guest_run returns when GUEST_CUT_MARKER cut the power on purpose.
 GUEST_CUT_RC=200
 
@@ -264,7 +272,9 @@ _guest_run_once() {
 	tpm=$(mktemp -d "$GUEST_TMP/swtpm.XXXXXX")
 	state=${GUEST_TPM_STATE:-$tpm}
 	mkdir -p "$state"
-	if ! swtpm socket --tpm2 --tpmstate "dir=$state" \
+	# --terminate: swtpm ends when qemu's connection goes, also when qemu
+	# was SIGKILLed (a cut: no CMD_SHUTDOWN comes)
+	if ! swtpm socket --tpm2 --tpmstate "dir=$state" --terminate \
 		--ctrl "type=unixio,path=$tpm/sock" \
 		--pid "file=$tpm/pid" --log "file=$tpm/log,level=1" \
 		--daemon; then
@@ -286,7 +296,7 @@ _guest_run_once() {
 		</dev/null >"$outdir/qemu.log" 2>&1 &
 	qpid=$!
 	GUEST_CUT=0
-	[ -z "${GUEST_CUT_MARKER:-}" ] || _guest_cut_watch "$outdir" "$qpid"
+	[ -z "${GUEST_CUT_MARKER:-}" ] || _guest_cut_watch "$outdir" "$qpid" "$swpid"
 	wait "$qpid" || qrc=$?
 	qrc=${qrc:-0}
 	GUEST_SECONDS=$((SECONDS - t0))
@@ -294,13 +304,13 @@ _guest_run_once() {
 	# let go of a kept state dir before the next boot starts another).
 	if [ -n "$swpid" ]; then
 		local w=0
-		while kill -0 "$swpid" 2>/dev/null && [ $w -lt 20 ]; do
+		while _guest_alive "$swpid" && [ $w -lt 20 ]; do
 			sleep 0.1
 			w=$((w + 1))
 		done
 		kill "$swpid" 2>/dev/null || true
 		w=0
-		while kill -0 "$swpid" 2>/dev/null && [ $w -lt 30 ]; do
+		while _guest_alive "$swpid" && [ $w -lt 30 ]; do
 			sleep 0.1
 			w=$((w + 1))
 		done
@@ -350,11 +360,13 @@ _guest_run_once() {
 }
 
 # The power cut: SIGKILL qemu (from its -pidfile) GUEST_CUT_MS ms after
-# GUEST_CUT_MARKER shows on the console, unless the guest ended before.
+# GUEST_CUT_MARKER shows on the console, unless the guest ended before; and
+# swtpm with it (the TPM loses power too; it writes its NV state to a
+# temporary file renamed into place, so a kill never tears it).
 # Sets GUEST_CUT=1 when the kill landed; GUEST_CUT_AT: ms after the marker.
 # GUEST_CUT_MARKER_MS: when the marker showed, ms after qemu started.
 _guest_cut_watch() {
-	local outdir=$1 tpid=$2 seen='' deadline=0 now pid start
+	local outdir=$1 tpid=$2 swpid=$3 seen='' deadline=0 now pid start
 	start=${EPOCHREALTIME/./}
 	start=$((start / 1000))
 	GUEST_CUT_MARKER_MS=
@@ -375,6 +387,7 @@ _guest_cut_watch() {
 			if [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; then
 				GUEST_CUT=1
 				GUEST_CUT_AT=$((now - seen))
+				[ -z "$swpid" ] || kill -KILL "$swpid" 2>/dev/null || true
 			fi
 			break
 		fi

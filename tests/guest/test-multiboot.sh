@@ -298,16 +298,18 @@ cuts_scenario() { # NAME KERNEL NCUTS EXTRA-ARGS...
 		[ "$i" != 1 ] || ms=0
 		local fsck=0
 		[ $((i % 5)) != 0 ] || fsck=1
+		tb=${EPOCHREALTIME/./}
 		GUEST_CUT_MARKER=@@MB-LOAD GUEST_CUT_MS=$ms \
 			mb_boot "$v/cut$i" "$k" "$img" "$tpm" 120 mb.step=cut mb.tag="${v}c$i" \
 			mb.trim=50 mb.keep=10 mb.fsck=$fsck $extra
 		b=$(boot_id_of "$BOOT_LOG")
 		conf=$(confirmed_index "$BOOT_LOG")
+		tb=$(((${EPOCHREALTIME/./} - tb) / 1000))
 		if [ "$BOOT_RC" = "$GUEST_CUT_RC" ] && [ -n "$b" ]; then
 			cuts=$((cuts + 1))
 			CONF[$b]=$conf
 			order+=("$b")
-			ok "$v/cut$i: power cut ${GUEST_CUT_AT} ms into the workload (planned $ms; workload from ${GUEST_CUT_MARKER_MS} ms after power-on; boot $b; deleted from the kernel up to record $((conf - 1)))"
+			ok "$v/cut$i: power cut ${GUEST_CUT_AT} ms into the workload (planned $ms; workload from ${GUEST_CUT_MARKER_MS} ms after power-on, the boot took $tb ms in all; boot $b; deleted from the kernel up to record $((conf - 1)))"
 		else
 			notok "$v/cut$i: not cut as planned (status $BOOT_RC, boot '$b'; log $BOOT_LOG/console.log)"
 		fi
