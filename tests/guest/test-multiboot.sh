@@ -376,6 +376,7 @@ CUTS_DONE=0
 set -- $CUTS
 NCUT_DEB72=$1 NCUT_AD=$2
 for s in $SCENARIOS; do
+	ts=$SECONDS
 	case "$s" in
 	reboot | reboot-n | reboot-mirror)
 		echo "== $s (deb72, identical boot_aggregate)"
@@ -400,6 +401,7 @@ for s in $SCENARIOS; do
 		;;
 	*) guest_die "unknown scenario '$s' (reboot[-n|-mirror] kexec[-n|-ad] cuts[-deb72|-ad])" ;;
 	esac
+	echo "   # $s: $((SECONDS - ts)) s"
 done
 echo "test-multiboot: $((SECONDS - T0)) s (seed $SEED); logs in $LOGS"
 echo "$passed passed, $failed failed"
