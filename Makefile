@@ -141,7 +141,8 @@ DEB_PKGS := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev 
 	zlib1g-dev libssl-dev openssl libtss2-dev libtss2-tcti-swtpm0 libcmocka-dev \
 	libfuse3-dev swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
 	libclang-rt-14-dev scdoc tpm2-tools keyutils cpio gzip xz-utils zstd valgrind \
-	e2fsprogs xfsprogs btrfs-progs attr python3 ca-certificates time libisal-dev flex bison bc
+	e2fsprogs xfsprogs btrfs-progs attr python3 ca-certificates time libisal-dev flex bison bc \
+	kexec-tools kmod
 deps:
 	@tests/deps.sh $(DEB_PKGS)
 

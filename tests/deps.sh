@@ -17,6 +17,12 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# kexec-tools is for the guests only: it must not take over this machine's
+# reboots (its debconf default loads a kexec kernel at every reboot)
+case " $missing " in
+*" kexec-tools "*)
+	echo 'kexec-tools kexec-tools/load_kexec boolean false' | debconf-set-selections ;;
+esac
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing

@@ -23,6 +23,28 @@ guest_setup() {
 # Log a line on the console with a recognisable prefix.
 glog() { echo "guest: $*"; }
 
+# guest_disk MOUNTPOINT [DEV]: the persistent disk (qemu -drive ...,if=virtio):
+# insmod what /lib/modules/load-order names (guest_modules on the host; an
+# optional module that does not load, e.g. crc32c_intel without SSE4.2, is
+# fine), wait for the block device, mount it as ext4.
+guest_disk() {
+	dev=${2:-/dev/vda}
+	if [ -s /lib/modules/load-order ]; then
+		while read -r m; do
+			insmod "/lib/modules/$m.ko" 2>/dev/null ||
+				grep -q "^$m " /proc/modules || glog "insmod $m failed"
+		done </lib/modules/load-order
+	fi
+	i=0
+	while [ ! -b "$dev" ] && [ $i -lt 100 ]; do
+		usleep 100000
+		i=$((i + 1))
+	done
+	[ -b "$dev" ] || { glog "no $dev"; return 1; }
+	mkdir -p "$1"
+	mount -t ext4 "$dev" "$1" || { glog "cannot mount $dev on $1"; return 1; }
+}
+
 # guest_finish RC: ship /out to the host over ttyS1 and stop the machine.
 # The stream is staged in /tmp first so its size and checksum are known.
 guest_finish() {

@@ -1,9 +1,15 @@
 #!/bin/bash
-# kernels.sh deb61|deb72|staging72|all
+# kernels.sh [--modules] deb61|deb72|staging72|all
 #
 # Makes sure a guest kernel is in the cache and prints the path of its vmlinuz
 # (one line per kernel asked for).  Everything lives in ${IMASTORE_CACHE}, outside
 # the checkout, so only the first run on a machine downloads or builds anything.
+#
+# --modules: also the modules a persistent virtio disk with ext4 needs
+# (virtio_blk, ext4 and their dependencies from modules.dep, softdeps
+# included), decompressed, in <kernel dir>/modules/NAME.ko, with
+# modules/load-order: one name a line, dependencies first (insmod them in
+# that order).  Built-in ones are left out; staging72 has all built in.
 #
 #   deb61      Debian 12 (bookworm) linux-image-amd64: Linux 6.1, no staging.
 #   deb72      Debian sid linux-image-amd64: stock Linux 7.2, CONFIG_IMA_STAGING=n.
@@ -18,7 +24,8 @@
 # Layout of the cache:
 #   $C/sid.list, $C/apt-sid/        private apt state for sid
 #   $C/bookworm.list, $C/apt-bookworm/  private apt state for bookworm
-#   $C/kernels/<name>-<version>/    vmlinuz, config, release, (modules/)
+#   $C/kernels/<name>-<version>/    vmlinuz, config, release, version,
+#                                   (modules/: with --modules)
 #   $C/kernels/<name>.current       name of the directory in use
 set -eu
 
@@ -203,6 +210,117 @@ debian_kernel() {
 	echo "$d/vmlinuz"
 }
 
+# Modules for a persistent disk: virtio_blk and ext4 are required (unless the
+# config has them built in); virtio_pci (a module on 6.1) and the crc32c
+# crypto driver ext4/jbd2 ask for (softdep, or crypto_alloc_shash on 6.1) come
+# along when they are modules.
+MODULES_REQUIRED="virtio_blk ext4"
+MODULES_OPTIONAL="virtio_pci crc32c_generic crc32c_cryptoapi"
+
+# debian_modules NAME KERNEL-DIR: fill KERNEL-DIR/modules (see the header).
+debian_modules() {
+	local name=$1 d=$2 suite pkg rel ver tmp mdir base m
+	[ "$REFRESH" != 1 ] && [ -s "$d/modules/load-order" ] && return 0
+	command -v depmod >/dev/null || die "depmod not found: install kmod (make deps)"
+	command -v xz >/dev/null || die "xz not found: install xz-utils (make deps)"
+	rel=$(cat "$d/release")
+	ver=$(cat "$d/version")
+	case "$name" in
+	# bookworm: the image package holds lib/modules itself
+	deb61) suite=bookworm pkg=linux-image-$rel ;;
+	deb72) suite=sid pkg=linux-modules-$rel ;;
+	esac
+	tmp=$KDIR/.tmp-modules-$name-$$
+	rm -rf "$tmp"
+	mkdir -p "$tmp/dl" "$tmp/x" "$tmp/m"
+	DL=$tmp/dl
+	apt_setup "$suite"
+	# the index that resolved the kernel normally still lists this version
+	if ! (cd "$DL" && apt-get "${APT_OPTS[@]}" download "$pkg=$ver") >"$DL/download.log" 2>&1; then
+		apt_update "$suite"
+		(cd "$DL" && apt-get "${APT_OPTS[@]}" download "$pkg=$ver") >"$DL/download.log" 2>&1 || {
+			cat "$DL/download.log" >&2
+			rm -rf "$tmp"
+			die "$name: cannot download $pkg $ver (the cached kernel is no longer in the $suite index? IMASTORE_KERNEL_REFRESH=1 fetches the current one)"
+		}
+	fi
+	log "$name: modules from $pkg $ver"
+	dpkg-deb --fsys-tarfile "$DL"/*.deb | tar -x -C "$tmp/x" --wildcards '*/modules/*' ||
+		die "$name: cannot unpack $pkg"
+	rm -rf "$DL"
+	mdir=$(find "$tmp/x" -type d -path "*/lib/modules/$rel" | head -n1)
+	[ -n "$mdir" ] || die "$name: no lib/modules/$rel in $pkg"
+	base=${mdir%/lib/modules/$rel}
+	# Debian generates modules.dep at install time: depmod it here
+	depmod -b "$base" "$rel" 2>"$tmp/depmod.log" || { cat "$tmp/depmod.log" >&2; die "$name: depmod failed"; }
+	[ -s "$mdir/modules.dep" ] || die "$name: depmod wrote no modules.dep"
+	# Dependencies first (depth first over modules.dep and the "pre:" softdeps;
+	# names through modules.alias), every module once.
+	local order
+	order=$(awk -v want="$MODULES_REQUIRED $MODULES_OPTIONAL" -v required="$MODULES_REQUIRED" '
+		function norm(s) { gsub(/-/, "_", s); return s }
+		function base(p) { sub(/.*\//, "", p); sub(/\.ko(\..*)?$/, "", p); return norm(p) }
+		FILENAME ~ /modules\.dep$/ {
+			sub(/:$/, "", $1); m = base($1); path[m] = $1
+			deps[m] = ""
+			for (i = 2; i <= NF; i++) deps[m] = deps[m] " " base($i)
+			next
+		}
+		FILENAME ~ /modules\.softdep$/ && $1 == "softdep" {
+			pre = 0
+			for (i = 3; i <= NF; i++) {
+				if ($i == "pre:") { pre = 1; continue }
+				if ($i == "post:") { pre = 0; continue }
+				if (pre) soft[norm($2)] = soft[norm($2)] " " norm($i)
+			}
+			next
+		}
+		FILENAME ~ /modules\.alias$/ && $1 == "alias" {
+			a = norm($2); if (!(a in alias)) alias[a] = norm($3); next
+		}
+		function visit(m,    n, i, l) {
+			if (!(m in path) && (m in alias)) m = alias[m]
+			if (!(m in path) || (m in done)) return
+			done[m] = 1
+			n = split(soft[m], l, " "); for (i = 1; i <= n; i++) visit(l[i])
+			# modules.dep lists a module'"'"'s whole closure: visit from the end
+			n = split(deps[m], l, " "); for (i = n; i >= 1; i--) visit(l[i])
+			print m "\t" path[m]
+		}
+		END {
+			n = split(want, w, " ")
+			for (i = 1; i <= n; i++) visit(norm(w[i]))
+			n = split(required, w, " ")
+			for (i = 1; i <= n; i++) if (!(norm(w[i]) in path)) print "BUILTIN\t" norm(w[i])
+		}' "$mdir/modules.dep" "$mdir/modules.softdep" "$mdir/modules.alias")
+	: >"$tmp/m/load-order"
+	while IFS="$(printf '\t')" read -r m p; do
+		case "$m" in
+		BUILTIN)
+			# a required module that is no module must be built in
+			local opt
+			opt=$(echo "$p" | tr 'a-z' 'A-Z')
+			case "$p" in ext4) opt=EXT4_FS ;; esac
+			grep -qx "CONFIG_$opt=y" "$d/config" ||
+				die "$name: module $p not in $pkg and CONFIG_$opt is not built in"
+			continue
+			;;
+		esac
+		case "$p" in
+		*.ko.xz) xz -dc "$mdir/$p" >"$tmp/m/$m.ko" ;;
+		*.ko.zst) zstd -qdc "$mdir/$p" >"$tmp/m/$m.ko" ;;
+		*.ko.gz) gzip -dc "$mdir/$p" >"$tmp/m/$m.ko" ;;
+		*) cp "$mdir/$p" "$tmp/m/$m.ko" ;;
+		esac || die "$name: cannot decompress $p"
+		echo "$m" >>"$tmp/m/load-order"
+	done <<<"$order"
+	[ -s "$tmp/m/load-order" ] || die "$name: no module resolved (virtio_blk, ext4)"
+	rm -rf "$d/modules"
+	mv "$tmp/m" "$d/modules"
+	rm -rf "$tmp"
+	log "$name: modules cached in $d/modules: $(tr '\n' ' ' <"$d/modules/load-order")"
+}
+
 # staging72: tinyconfig + fragment, built from sid's linux-source-7.2.
 staging_kernel() {
 	local name=staging72 frag=$HERE/staging72.config fhash d ver src tmp tarball
@@ -294,17 +412,33 @@ staging_kernel() {
 	echo "$d/vmlinuz"
 }
 
-[ $# -ge 1 ] || die "usage: kernels.sh deb61|deb72|staging72|all ..."
+WITH_MODULES=0
+if [ "${1:-}" = --modules ]; then
+	WITH_MODULES=1
+	shift
+fi
+[ $# -ge 1 ] || die "usage: kernels.sh [--modules] deb61|deb72|staging72|all ..."
 command -v apt-get >/dev/null || die "apt-get not found (a Debian machine is needed)"
 command -v dpkg-deb >/dev/null || die "dpkg-deb not found"
 mkdir -p "$KDIR"
 for k in "$@"; do
 	case "$k" in
 	all)
-		debian_kernel deb61
-		debian_kernel deb72
+		for dk in deb61 deb72; do
+			v=$(debian_kernel "$dk" | tail -n1)
+			[ "$WITH_MODULES" = 0 ] || debian_modules "$dk" "$(dirname "$v")"
+			echo "$v"
+		done
 		;;
-	deb61 | deb72) debian_kernel "$k" ;;
+	deb61 | deb72)
+		if [ "$WITH_MODULES" = 1 ]; then
+			v=$(debian_kernel "$k" | tail -n1)
+			debian_modules "$k" "$(dirname "$v")"
+			echo "$v"
+		else
+			debian_kernel "$k"
+		fi
+		;;
 	staging72) staging_kernel ;;
 	*) die "unknown kernel '$k' (deb61|deb72|staging72|all)" ;;
 	esac

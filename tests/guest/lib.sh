@@ -14,7 +14,19 @@
 #   build_initramfs OUT INIT [BIN...] -> all of the above in one go
 #   guest_run KERNEL INITRD ARGS OUTDIR [TIMEOUT]
 #        -> boots; OUTDIR/console.log, OUTDIR/files/ (what the guest put in /out),
-#           returns the guest's exit status (or 124 timeout / 125 harness error).
+#           returns the guest's exit status (or 124 timeout / 125 harness error,
+#           GUEST_CUT_RC when it was cut on purpose, see below).
+#      Multi-boot tests (test-multiboot.sh) set, for one call or for all:
+#        GUEST_TPM_STATE=DIR   swtpm state dir kept across boots (a new swtpm per
+#                              boot on it: PCRs reset, NV, clock, resetCount kept)
+#        GUEST_QEMU_ARGS="..." more qemu arguments, e.g. a persistent disk:
+#                              "-drive file=IMG,if=virtio,format=raw"
+#        GUEST_CUT_MARKER=TEXT GUEST_CUT_MS=N  a power cut: SIGKILL qemu N ms after
+#                              TEXT appears on the console (returns GUEST_CUT_RC)
+#   guest_modules ROOT NAME         -> the kernel's disk modules into the initramfs
+#                                      (/lib/modules/*.ko + load-order; guest_disk)
+#   guest_disk_create IMG MB [DIR]  -> a fresh ext4 image file (DIR: its contents)
+#   guest_disk_copy IMG DEST PATH... -> copy dirs out of a cleanly unmounted image
 #
 # Inside the guest, /init sources /lib/imastore-guest.sh (guest-lib.sh) which
 # mounts the pseudo filesystems, and whose guest_finish RC ships /out as a tar
@@ -61,6 +73,52 @@ guest_kernel() {
 	# No ACPI in the tiny kernel: the TIS TPM must be probed by force.
 	staging72) GUEST_KARGS="$GUEST_KARGS tpm_tis.force=1 tpm_tis.interrupts=0" ;;
 	esac
+}
+
+# guest_modules ROOT NAME: the modules a virtio disk with ext4 needs on
+# kernel NAME (kernels.sh --modules), in ROOT/lib/modules with their load
+# order; guest_disk (guest-lib.sh) insmods them. Nothing for staging72 (all
+# built in): an empty load-order.
+guest_modules() {
+	local root=$1 v m
+	mkdir -p "$root/lib/modules"
+	: >"$root/lib/modules/load-order"
+	case "$2" in
+	staging72) return 0 ;;
+	esac
+	v=$("$GUEST_DIR/kernels.sh" --modules "$2" | tail -n1) ||
+		guest_die "kernel $2: modules unavailable (see the messages above)"
+	[ -s "$(dirname "$v")/modules/load-order" ] || guest_die "kernel $2: no modules/load-order"
+	while read -r m; do
+		cp "$(dirname "$v")/modules/$m.ko" "$root/lib/modules/$m.ko"
+		echo "$m" >>"$root/lib/modules/load-order"
+	done <"$(dirname "$v")/modules/load-order"
+}
+
+# guest_disk_create IMG MB [DIR]: a new ext4 file system image of MB MiB
+# (with DIR's contents when given), for -drive file=IMG,if=virtio,format=raw.
+guest_disk_create() {
+	command -v mkfs.ext4 >/dev/null || guest_die "mkfs.ext4 not found (e2fsprogs)"
+	rm -f "$1"
+	truncate -s "${2}M" "$1"
+	mkfs.ext4 -q -F -L imastore -E root_owner=0:0 ${3:+-d "$3"} "$1" ||
+		guest_die "mkfs.ext4 $1 failed"
+}
+
+# guest_disk_copy IMG DEST PATH...: copy directories PATH... of the image into
+# DEST with debugfs (no mount, no loop device; owners and modes kept). The
+# image must have been unmounted cleanly (debugfs does not replay the
+# journal): after a power cut, copy the image and `e2fsck -fy` the copy first.
+guest_disk_copy() {
+	local img=$1 dest=$2 p
+	shift 2
+	command -v debugfs >/dev/null || guest_die "debugfs not found (e2fsprogs)"
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	debugfs -R "rdump $* $dest" "$img" >"$dest.debugfs.log" 2>&1 || true
+	for p in "$@"; do
+		[ -d "$dest/${p##*/}" ] || { cat "$dest.debugfs.log" >&2; return 1; }
+	done
 }
 
 # --- initramfs -----------------------------------------------------------
@@ -191,16 +249,32 @@ guest_run() {
 	done
 }
 
+# A process that exists and is no zombie (swtpm daemonizes: its parent is
+# init, which may take its time to reap it).
+_guest_alive() {
+	local st
+	st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# The status guest_run returns when GUEST_CUT_MARKER cut the power on purpose.
+GUEST_CUT_RC=200
+
 _guest_run_once() {
 	local kernel=$1 initrd=$2 args=$3 outdir=$4 tmo=${5:-300}
-	local tpm rc=0 swpid qrc line sha size got
+	local tpm state rc=0 swpid qrc line sha size got qpid
 	guest_require
 	mkdir -p "$outdir"
-	rm -rf "$outdir/files" "$outdir/out.tar" "$outdir/console.log"
+	rm -rf "$outdir/files" "$outdir/out.tar" "$outdir/console.log" "$outdir/qemu.pid"
 	# A fresh TPM per boot: a new state dir, so every run starts from the
-	# same manufactured state (a new swtpm offers sha1/256/384/512 banks).
+	# same manufactured state (a new swtpm offers sha1/256/384/512 banks);
+	# or GUEST_TPM_STATE, kept from boot to boot like a real TPM's NV.
 	tpm=$(mktemp -d "$GUEST_TMP/swtpm.XXXXXX")
-	if ! swtpm socket --tpm2 --tpmstate "dir=$tpm" \
+	state=${GUEST_TPM_STATE:-$tpm}
+	mkdir -p "$state"
+	# --terminate: swtpm ends when qemu's connection goes, also when qemu
+	# was SIGKILLed (a cut: no CMD_SHUTDOWN comes)
+	if ! swtpm socket --tpm2 --tpmstate "dir=$state" --terminate \
 		--ctrl "type=unixio,path=$tpm/sock" \
 		--pid "file=$tpm/pid" --log "file=$tpm/log,level=1" \
 		--daemon; then
@@ -210,6 +284,7 @@ _guest_run_once() {
 	swpid=$(cat "$tpm/pid" 2>/dev/null || true)
 	local t0=$SECONDS
 	# ttyS0 = console (log file), ttyS1 = raw file channel (tar stream).
+	# shellcheck disable=SC2086 # GUEST_QEMU_ARGS: words on purpose
 	timeout --kill-after=10 "$tmo" "$GUEST_QEMU" \
 		-machine q35 -m 1024 -smp 2 -nographic -no-reboot -monitor none \
 		-kernel "$kernel" -initrd "$initrd" -append "$args" \
@@ -217,17 +292,37 @@ _guest_run_once() {
 		-chardev "file,id=out,path=$outdir/out.tar" -serial chardev:out \
 		-chardev "socket,id=chrtpm,path=$tpm/sock" \
 		-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0 \
-		</dev/null >"$outdir/qemu.log" 2>&1 || qrc=$?
+		-pidfile "$outdir/qemu.pid" ${GUEST_QEMU_ARGS:-} \
+		</dev/null >"$outdir/qemu.log" 2>&1 &
+	qpid=$!
+	GUEST_CUT=0
+	[ -z "${GUEST_CUT_MARKER:-}" ] || _guest_cut_watch "$outdir" "$qpid" "$swpid"
+	wait "$qpid" || qrc=$?
 	qrc=${qrc:-0}
 	GUEST_SECONDS=$((SECONDS - t0))
-	# swtpm normally exits when qemu goes; make sure ours did.
-	if [ -n "$swpid" ] && kill -0 "$swpid" 2>/dev/null; then
+	# swtpm normally exits when qemu goes; make sure ours did (and that it
+	# let go of a kept state dir before the next boot starts another).
+	if [ -n "$swpid" ]; then
+		local w=0
+		while _guest_alive "$swpid" && [ $w -lt 20 ]; do
+			sleep 0.1
+			w=$((w + 1))
+		done
 		kill "$swpid" 2>/dev/null || true
+		w=0
+		while _guest_alive "$swpid" && [ $w -lt 30 ]; do
+			sleep 0.1
+			w=$((w + 1))
+		done
 	fi
 	rm -rf "$tpm"
 	touch "$outdir/console.log"
 	if ! tr -d '\r' <"$outdir/console.log" | grep -aq '@@IMASTORE-INIT'; then
 		return 126
+	fi
+	if [ "$GUEST_CUT" = 1 ]; then
+		rm -f "$outdir/out.tar"
+		return "$GUEST_CUT_RC"
 	fi
 	if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
 		_guest_fail "$outdir" "timed out after ${tmo}s"
@@ -262,6 +357,42 @@ _guest_run_once() {
 	rm -f "$outdir/out.tar"
 	[ "$rc" = 0 ] || _guest_fail "$outdir" "guest exited with status $rc"
 	return "$rc"
+}
+
+# The power cut: SIGKILL qemu (from its -pidfile) GUEST_CUT_MS ms after
+# GUEST_CUT_MARKER shows on the console, unless the guest ended before; and
+# swtpm with it (the TPM loses power too; it writes its NV state to a
+# temporary file renamed into place, so a kill never tears it).
+# Sets GUEST_CUT=1 when the kill landed; GUEST_CUT_AT: ms after the marker.
+# GUEST_CUT_MARKER_MS: when the marker showed, ms after qemu started.
+_guest_cut_watch() {
+	local outdir=$1 tpid=$2 swpid=$3 seen='' deadline=0 now pid start
+	start=${EPOCHREALTIME/./}
+	start=$((start / 1000))
+	GUEST_CUT_MARKER_MS=
+	while kill -0 "$tpid" 2>/dev/null; do
+		now=${EPOCHREALTIME/./}
+		now=$((now / 1000))
+		if [ -z "$seen" ]; then
+			if tr -d '\r' <"$outdir/console.log" 2>/dev/null | grep -aq -- "$GUEST_CUT_MARKER"; then
+				seen=$now
+				deadline=$((now + GUEST_CUT_MS))
+				GUEST_CUT_MARKER_MS=$((now - start))
+			fi
+		elif [ "$now" -ge "$deadline" ]; then
+			if tr -d '\r' <"$outdir/console.log" | grep -aq '@@IMASTORE-EXIT'; then
+				break	# ended on its own first: no cut
+			fi
+			pid=$(cat "$outdir/qemu.pid" 2>/dev/null || true)
+			if [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; then
+				GUEST_CUT=1
+				GUEST_CUT_AT=$((now - seen))
+				[ -z "$swpid" ] || kill -KILL "$swpid" 2>/dev/null || true
+			fi
+			break
+		fi
+		sleep 0.02
+	done
 }
 
 _guest_fail() {
