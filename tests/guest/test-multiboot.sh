@@ -273,12 +273,12 @@ kexec_scenario() { # NAME FLAVOR
 }
 
 # ======================= POWER CUTS =======================
-# The daemon's "cycle:" line comes after the trim's `done` entry is on disk;
-# "kernel X records, stored A new (S in all), deleted D" means records up to
-# S - X + D - 1 are deleted from the kernel (K = S - X, first kept K + D).
+# imastored logs "trimmed: boot B chain C: records K..F-1 deleted from the
+# kernel, first kept F" right after a trim's `done` entry is on disk: the
+# records below F are deleted for sure and must be in the store.
 confirmed_index() { # LOGDIR: the highest first-kept index the console shows
-	con "$1" | sed -n 's/.*<6>cycle: kernel \([0-9]*\) records ([0-9]* bytes), stored [0-9]* new (\([0-9]*\) in all), deleted \([1-9][0-9]*\),.*/\1 \2 \3/p' |
-		awk 'BEGIN { m = 0 } { k = $2 - $1 + $3; if (k > m) m = k } END { print m }'
+	con "$1" | sed -n 's/.*<5>trimmed: boot [^ ]* chain [^ ]*: records [0-9]*\.\.[0-9]* deleted from the kernel, first kept \([0-9]*\).*/\1/p' |
+		awk 'BEGIN { m = 0 } { if ($1 > m) m = $1 } END { print m }'
 }
 
 cuts_scenario() { # NAME KERNEL NCUTS EXTRA-ARGS...
