@@ -21,18 +21,20 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS := libcrypto tss2-esys tss2-tctildr tss2-rc libbpf zlib
+PKGS := libcrypto tss2-esys tss2-tctildr tss2-rc libbpf zlib fuse3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lisal -lz -lpthread
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wno-format-nonliteral
-BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iuser/lib -Iinclude \
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iuser/lib -Iuser/view -Iinclude \
 	-I$(OUT) $(PKG_CFLAGS)
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = $(BASE_CFLAGS) $(WARN) $(CFLAGS)
 
 LIB_SRCS := $(sort $(wildcard user/lib/*.c))
+# the view (docs/view.md): libfuse3, linked by imastore, imastored, the tests
+VIEW_SRCS := $(sort $(wildcard user/view/*.c))
 CLI_SRCS := $(sort $(wildcard user/imastore.c user/cli.c user/cmd_*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 
@@ -42,6 +44,7 @@ DAEMON_SRCS := $(sort $(wildcard user/daemon/*.c))
 SYSTEMDUNITDIR ?= /lib/systemd/system
 
 LIB_OBJS := $(patsubst %.c,$(OUT)/%.o,$(LIB_SRCS))
+VIEW_OBJS := $(patsubst %.c,$(OUT)/%.o,$(VIEW_SRCS))
 DAEMON_OBJS := $(patsubst %.c,$(OUT)/%.o,$(DAEMON_SRCS))
 CLI_OBJS := $(patsubst %.c,$(OUT)/%.o,$(CLI_SRCS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
@@ -65,24 +68,29 @@ $(OUT)/%.o: %.c $(BPF_SKELS) $(wildcard user/lib/*.h include/*.h)
 $(OUT)/libimastore.a: $(LIB_OBJS)
 	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(OUT)/imastore: $(CLI_OBJS) $(OUT)/libimastore.a
+$(OUT)/imastore: $(CLI_OBJS) $(OUT)/libimaview.a $(OUT)/libimastore.a
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(VIEW_OBJS): $(wildcard user/view/*.h)
+
+$(OUT)/libimaview.a: $(VIEW_OBJS)
+	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
 
 $(DAEMON_OBJS) $(OUT)/user/imastored.o: $(wildcard user/daemon/*.h)
 
 $(OUT)/libimastored.a: $(DAEMON_OBJS)
 	$(call msg,AR,$@)rm -f $@ && ar rcs $@ $^
 
-$(OUT)/imastored: $(OUT)/user/imastored.o $(OUT)/libimastored.a $(OUT)/libimastore.a
+$(OUT)/imastored: $(OUT)/user/imastored.o $(OUT)/libimastored.a $(OUT)/libimaview.a $(OUT)/libimastore.a
 	$(call msg,LINK,$@)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Every unit test links the daemon's library, then the one it uses (only
 # the members a test needs are taken); daemon headers: "daemon/drain.h".
-$(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastored.a $(OUT)/libimastore.a \
-		$(wildcard tests/unit/*.h user/daemon/*.h)
+$(OUT)/tests/%: tests/unit/%.c $(OUT)/libimastored.a $(OUT)/libimaview.a $(OUT)/libimastore.a \
+		$(wildcard tests/unit/*.h user/daemon/*.h user/view/*.h)
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) -Iuser -Itests/unit -o $@ $< \
-		$(OUT)/libimastored.a $(OUT)/libimastore.a $(PKG_LIBS) -lcmocka
+		$(OUT)/libimastored.a $(OUT)/libimaview.a $(OUT)/libimastore.a $(PKG_LIBS) -lcmocka
 
 # BPF: clang -> .bpf.o -> bpftool skeleton (libbpf-tools' chain).
 $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) vmlinux/vmlinux.h
@@ -105,7 +113,7 @@ $(OUT)/man/%.8: docs/%.8.scd
 # Every build and test dependency, from Debian's archive. Idempotent; as root.
 DEB_PKGS := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libssl-dev openssl libtss2-dev libtss2-tcti-swtpm0 libcmocka-dev \
-	libfuse3-dev swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
+	libfuse3-dev fuse3 swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
 	libclang-rt-14-dev scdoc tpm2-tools keyutils cpio gzip xz-utils zstd valgrind \
 	e2fsprogs xfsprogs btrfs-progs attr python3 ca-certificates time libisal-dev flex bison bc
 deps:
