@@ -27,6 +27,7 @@
 #include "kernel_ima.h"
 #include "store.h"
 #include "tail_format.h"
+#include "view_serve.h"
 
 struct daemon {
 	struct dconfig cfg;
@@ -56,6 +57,9 @@ struct daemon {
 	struct tail_server tail;
 	char tail_json[TAIL_LINE_MAX], tail_text[TAIL_LINE_MAX];
 	uint64_t tail_bad;	/* records that would not format */
+	/* the view (docs/view.md): its reads at the end ask for a cycle */
+	struct view_server *view;
+	bool view_wants;
 };
 
 static uint64_t now_ms(void)
@@ -280,6 +284,7 @@ static void reload(struct daemon *dm)
 	snprintf(nc.bank, sizeof(nc.bank), "%s", dm->cfg.bank);
 	nc.flavor = dm->cfg.flavor;
 	snprintf(nc.tail_socket, sizeof(nc.tail_socket), "%s", dm->cfg.tail_socket);
+	snprintf(nc.view, sizeof(nc.view), "%s", dm->cfg.view);	/* at a restart only */
 	dm->cfg = nc;
 	set_policy(dm);
 	if (dm->have_cap)
@@ -346,13 +351,17 @@ static void take_signalfd(struct daemon *dm)
  */
 static void wait_fds(struct daemon *dm, int timeout_ms)
 {
-	struct pollfd p[2 + 1 + TAIL_CLIENTS_MAX];
-	unsigned n = 0, first_tail;
+	struct pollfd p[2 + 2 + TAIL_CLIENTS_MAX];
+	unsigned n = 0, first_tail, view_at = 0;
 	int ret, tt = tail_timeout_ms(&dm->tail);
 
 	p[n++] = (struct pollfd){ .fd = dm->sigfd, .events = POLLIN };
 	if (dm->have_cap)
 		p[n++] = (struct pollfd){ .fd = capture_fd(&dm->cap), .events = POLLIN };
+	if (dm->view) {
+		view_at = n;
+		p[n++] = (struct pollfd){ .fd = view_server_fd(dm->view), .events = POLLIN };
+	}
 	first_tail = n;
 	n += tail_pollfds(&dm->tail, p + n);
 	if (tt >= 0 && (timeout_ms < 0 || tt < timeout_ms))
@@ -367,6 +376,8 @@ static void wait_fds(struct daemon *dm, int timeout_ms)
 		return;
 	if (p[0].revents & POLLIN)
 		take_signalfd(dm);
+	if (view_at && (p[view_at].revents & POLLIN))
+		dm->view_wants = view_server_take(dm->view);
 	tail_handle(&dm->tail, p + first_tail, n - first_tail);
 }
 
@@ -379,7 +390,7 @@ static void wait_bpf(struct daemon *dm)
 		ret = capture_consume(&dm->cap);
 		if (ret < 0 && ret != -EINTR)
 			dlog(LOG_P_WARNING, "bpf: ring buffer: %s", strerror(-ret));
-		if (bpf_want_cycle(dm))
+		if (bpf_want_cycle(dm) || dm->view_wants)
 			return;
 		/*
 		 * Idle, or someone follows the live stream: the next record wakes
@@ -400,7 +411,7 @@ static void wait_for_work(struct daemon *dm)
 		wait_bpf(dm);
 		return;
 	}
-	while (!dm->stop) {
+	while (!dm->stop && !dm->view_wants) {
 		now = now_ms();
 		if (now >= next) {
 			if (want_cycle(dm))
@@ -554,6 +565,72 @@ static void stop_capture(struct daemon *dm)
 	dm->have_cap = false;
 }
 
+/* ---- the view (docs/view.md) ---- */
+
+static void view_note(void *arg, int prio, const char *msg)
+{
+	(void)arg;
+	dlog(prio, "%s", msg);
+}
+
+/* After the first cycle (the boot's chain exists); runs on without it. */
+static void start_view(struct daemon *dm)
+{
+	struct view_opts vo = {
+		.store_dir = dm->cfg.store,
+		.store_flags = dm->cfg.insecure ? STORE_INSECURE : 0,
+		.boot = dm->boot,
+		.mountpoint = dm->cfg.view,
+		.create_mountpoint = true,
+		.note = view_note,
+	};
+	struct errmsg em = { "" };
+	int ret;
+
+	if (dm->cfg.once || !dm->cfg.view[0])
+		return;
+	ret = view_server_start(&dm->view, &vo, &em);
+	if (ret) {
+		dm->view = NULL;
+		dlog(ret == -ENODEV ? LOG_P_NOTICE : LOG_P_WARNING, "view off: %s", errmsg_text(&em));
+		return;
+	}
+	dlog(LOG_P_INFO, "view: the complete list of chain %s as files in %s (reads at the end wait for a cycle)",
+	     chain_meta(dm->d.c)->chain, dm->cfg.view);
+}
+
+/* A cycle; readers of the view that asked before it get its result. */
+static int view_cycle(struct daemon *dm)
+{
+	uint64_t t = 0;
+	int ret;
+
+	dm->view_wants = false;
+	if (dm->view)
+		t = view_server_begin(dm->view);
+	ret = run_cycle(dm);
+	if (dm->view)
+		view_server_end(dm->view, t, ret, chain_meta(dm->d.c)->chain);
+	return ret;
+}
+
+static void stop_view(struct daemon *dm)
+{
+	struct view_server_counts vc;
+
+	if (!dm->view)
+		return;
+	view_server_counts(dm->view, &vc);
+	dlog(LOG_P_INFO, "view: %llu opens, %llu reads, %llu bytes, %llu errors; %llu reads at the end waited for %llu cycles",
+	     (unsigned long long)vc.fs.opens, (unsigned long long)vc.fs.reads,
+	     (unsigned long long)vc.fs.bytes, (unsigned long long)vc.fs.errors,
+	     (unsigned long long)vc.asked, (unsigned long long)vc.cycles);
+	view_server_stop(dm->view);
+	dm->view = NULL;
+}
+
+/* ---- end of the view ---- */
+
 static int loop(struct daemon *dm)
 {
 	int ret;
@@ -569,12 +646,14 @@ static int loop(struct daemon *dm)
 	start_capture(dm);
 	start_tail(dm);
 	ret = run_cycle(dm);
+	start_view(dm);
 	notify("READY=1");
 	while (!dm->cfg.once && !dm->stop) {
 		wait_for_work(dm);
 		if (!dm->stop)
-			run_cycle(dm);
+			view_cycle(dm);
 	}
+	stop_view(dm);
 	if (dm->cycles)
 		dlog(LOG_P_INFO, "%llu cycles, %llu us per cycle on average",
 		     (unsigned long long)dm->cycles,

@@ -10,6 +10,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 IM=$PWD/${OUT:-build}/imastore
+IMD=$PWD/${OUT:-build}/imastored
 MKLIST=$PWD/${OUT:-build}/tools/mklist
 LISTTOOL=tests/cli/ima_list.py
 tmp=$(mktemp -d)
@@ -248,5 +249,94 @@ check_fails "no such boot" 2 "no chain for 'nosuch'" \
 	"$IM" mount -f --store "$st" --boot nosuch "$tmp"
 check_fails "no mount point given" 2 "mount: no mount point given" "$IM" mount --store "$st"
 check "mount --help" quiet "$IM" mount --help
+
+# ---- imastored's view: a read at the end brings the kernel's new records ----
+# (a fake securityfs, mirror flavor; cycles only every 10 minutes, so what a
+# read sees at the end came from the cycle the read asked for)
+FIX=tests/fixtures/deb72-ima-sig
+SFS=$tmp/sfs
+mkdir -p "$SFS"
+echo 2 >"$SFS/violations"
+echo 0a1b2c3d-0000-4000-8000-00000000cafe >"$tmp/boot_id"
+feed() {	# feed N: the first N records of the fixture in every bank
+	python3 - "$FIX" "$SFS" "$1" <<'PY'
+import sys
+sys.path.insert(0, "tests/cli")
+import ima_list
+fix, sfs, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+for bank, w in (("sha1", 20), ("sha256", 32), ("sha384", 48), ("sha512", 64)):
+    buf = open(f"{fix}/binary_runtime_measurements_{bank}", "rb").read()
+    offs = [o for o, _, _ in ima_list.records(buf, w)] + [len(buf)]
+    with open(f"{sfs}/binary_runtime_measurements_{bank}", "wb") as f:
+        f.write(buf[:offs[n]])
+open(f"{sfs}/runtime_measurements_count", "w").write(f"{n}\n")
+PY
+}
+# prefix N BANK FORMAT: the first N records of the fixture's list
+prefix() {
+	if [ "$3" = ascii ]; then
+		head -n "$1" "$FIX/ascii_runtime_measurements_$2"
+	else
+		python3 - "$FIX/binary_runtime_measurements_$2" "$1" "$2" <<'PY'
+import sys
+sys.path.insert(0, "tests/cli")
+import ima_list
+w = {"sha1": 20, "sha256": 32, "sha384": 48, "sha512": 64}[sys.argv[3]]
+buf = open(sys.argv[1], "rb").read()
+offs = [o for o, _, _ in ima_list.records(buf, w)] + [len(buf)]
+sys.stdout.buffer.write(buf[:offs[int(sys.argv[2])]])
+PY
+	fi
+}
+export IMASTORE_SECURITYFS=$SFS IMASTORE_BOOT_ID_FILE=$tmp/boot_id
+feed 10
+mnt=$tmp/mnt-daemon/ima
+"$IMD" --foreground --no-bpf --flavor mirror --insecure --store "$tmp/st-daemon" \
+	--interval 600000 --latency 600000 --tail-socket none --view "$mnt" 2>"$tmp/log-daemon" &
+dpid=$!
+pids+=("$dpid")
+for i in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.1; done
+check "imastored: the view is mounted at --view (the directory made)" mountpoint -q "$mnt"
+check "imastored: says so in its log" grep -q "view: the complete list of chain" "$tmp/log-daemon"
+exec 3<"$mnt/ascii_runtime_measurements_sha256" 4<"$mnt/binary_runtime_measurements_sha384"
+check "imastored view: 10 records" cmp <(cat <&3) <(prefix 10 sha256 ascii)
+check "imastored view: runtime_measurements_count 10" test "$(cat "$mnt/runtime_measurements_count")" = 10
+for n in 11 20 38; do
+	feed $n
+	check "imastored view: after the kernel got to $n records, a read at the end has them (ascii sha256, held fd)" \
+		cmp <(cat <&3) <(prefix $n sha256 ascii | tail -n $((n - ${last:-10})))
+	check "imastored view: ... binary sha384 on a held fd: the whole list" \
+		cmp <(cat <&4; dd if=/dev/stdin bs=1 count=0 status=none </dev/null) \
+		<(if [ $n = 11 ]; then prefix 11 sha384 binary; else prefix $n sha384 binary | tail -c +$(( $(prefix ${last} sha384 binary | wc -c) + 1 )); fi)
+	check "imastored view: runtime_measurements_count $n, at once" \
+		test "$(cat "$mnt/runtime_measurements_count")" = $n
+	last=$n
+done
+check "imastored view: violations" test "$(cat "$mnt/violations")" = 2
+check "imastored view: every bank equals the kernel's list" \
+	bash -c "for b in sha1 sha256 sha384 sha512; do cmp $mnt/binary_runtime_measurements_\$b $FIX/binary_runtime_measurements_\$b && cmp $mnt/ascii_runtime_measurements_\$b $FIX/ascii_runtime_measurements_\$b || exit 1; done"
+kill -TERM "$dpid"
+wait "$dpid"
+check "imastored: SIGTERM with the view mounted: exit 0" test $? = 0
+check_fails "imastored stopped: the held fd fails, no bytes" 1 "Transport endpoint is not connected" \
+	dd bs=4096 count=1 status=none <&3
+exec 3<&- 4<&-
+check "imastored stopped: the view is unmounted" bash -c "! mountpoint -q $mnt"
+check "imastored: logged the view's counts at exit" grep -q "view: .* opens, .* reads" "$tmp/log-daemon"
+"$IMD" --once --no-bpf --flavor mirror --insecure --store "$tmp/st-daemon" 2>"$tmp/log-once"
+check "imastored --once: no view" bash -c "! grep -q view '$tmp/log-once'"
+IMASTORE_DEV_FUSE=/nonexistent/fuse "$IMD" --foreground --no-bpf --flavor mirror --insecure \
+	--store "$tmp/st-daemon" --interval 600000 --tail-socket none --view "$mnt" 2>"$tmp/log-nofuse" &
+dpid=$!
+pids+=("$dpid")
+for i in $(seq 50); do grep -q "view off" "$tmp/log-nofuse" && break; sleep 0.1; done
+check "imastored without /dev/fuse: one line says the view is off, and why" \
+	test "$(grep -c "view off: /nonexistent/fuse: No such file or directory (no FUSE in this kernel or container)" "$tmp/log-nofuse")" = 1
+check "imastored without /dev/fuse: runs on" kill -0 "$dpid"
+kill -TERM "$dpid"
+wait "$dpid"
+check "imastored without /dev/fuse: SIGTERM, exit 0" test $? = 0
+check "imastored without /dev/fuse: no other view line" bash -c "! grep -q 'view:' '$tmp/log-nofuse'"
+unset IMASTORE_SECURITYFS IMASTORE_BOOT_ID_FILE
 
 finish "view cli"
