@@ -59,7 +59,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -isystem vmlinux -Iinclude 
 .PHONY: all deps test unit-test asan-test valgrind-test cli-test guest-test \
 	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man
 
-all: $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench man
+all: $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench \
+	$(OUT)/tools/kl_reader man
 
 $(OUT)/%.o: %.c $(BPF_SKELS) $(wildcard user/lib/*.h include/*.h)
 	@mkdir -p $(dir $@)

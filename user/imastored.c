@@ -621,10 +621,11 @@ static void stop_view(struct daemon *dm)
 	if (!dm->view)
 		return;
 	view_server_counts(dm->view, &vc);
-	dlog(LOG_P_INFO, "view: %llu opens, %llu reads, %llu bytes, %llu errors; %llu reads at the end waited for %llu cycles",
+	dlog(LOG_P_INFO, "view: %llu opens, %llu reads, %llu bytes, %llu errors; %llu reads at the end waited for %llu cycles; list opens that met EBUSY: %llu",
 	     (unsigned long long)vc.fs.opens, (unsigned long long)vc.fs.reads,
 	     (unsigned long long)vc.fs.bytes, (unsigned long long)vc.fs.errors,
-	     (unsigned long long)vc.asked, (unsigned long long)vc.cycles);
+	     (unsigned long long)vc.asked, (unsigned long long)vc.cycles,
+	     (unsigned long long)kernel_busy_opens);
 	view_server_stop(dm->view);
 	dm->view = NULL;
 }

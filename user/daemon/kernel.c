@@ -139,6 +139,8 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+uint64_t kernel_busy_opens;
+
 int kernel_open_list(const char *path, int flags, unsigned max_ms, int *fd,
 		     struct errmsg *em)
 {
@@ -151,6 +153,8 @@ int kernel_open_list(const char *path, int flags, unsigned max_ms, int *fd,
 			*fd = ret;
 			return 0;
 		}
+		if (ret == -EBUSY)
+			kernel_busy_opens++;
 		if (ret != -EBUSY || waited >= max_ms)
 			break;
 		sleep_ms(delay);

@@ -63,6 +63,8 @@ int kernel_detect(const char *bank_name, struct kernel_info *ki,
  * Open a list, retrying EBUSY with a backoff of 10 ms doubling to 1 s for
  * at most `max_ms`; then -EBUSY (the caller lists the holders).
  */
+/* Opens of a list that got EBUSY since start (each retry counts; docs/view.md). */
+extern uint64_t kernel_busy_opens;
 int kernel_open_list(const char *path, int flags, unsigned max_ms, int *fd,
 		     struct errmsg *em);
 

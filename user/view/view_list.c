@@ -15,6 +15,7 @@
 
 #define VL_CACHE_MAX 256	/* (offset, index) pairs per file */
 #define VL_STRIDE0 64		/* records between pairs, doubled when full */
+#define VL_ENDS 16		/* the last ends of file seen */
 
 struct vl_pos {
 	uint64_t off, idx;	/* record idx starts at byte off */
@@ -28,6 +29,9 @@ struct vl_file {
 	unsigned n;
 	uint64_t stride;
 	struct vl_pos far;	/* the furthest boundary seen */
+	/* where the file ended when readers reached its end (agents come back there) */
+	struct vl_pos ends[VL_ENDS];
+	unsigned nends;
 	struct hash_ctx *ctx;
 	struct vl_stats st;
 };
@@ -227,10 +231,18 @@ static void cache_note(struct vl_file *f, uint64_t idx, uint64_t off)
 	f->cache[f->n++] = (struct vl_pos){ off, idx };
 }
 
+static void end_note(struct vl_file *f, uint64_t idx, uint64_t off)
+{
+	if (f->nends && f->ends[(f->nends - 1) % VL_ENDS].idx == idx)
+		return;
+	f->ends[f->nends++ % VL_ENDS] = (struct vl_pos){ off, idx };
+}
+
 /* The known boundary nearest at or below `off`. */
 static struct vl_pos cache_find(const struct vl_file *f, uint64_t off)
 {
 	unsigned lo = 0, hi = f->n;
+	struct vl_pos best;
 
 	if (f->far.off <= off)
 		return f->far;
@@ -242,7 +254,11 @@ static struct vl_pos cache_find(const struct vl_file *f, uint64_t off)
 		else
 			hi = mid;
 	}
-	return f->cache[lo];
+	best = f->cache[lo];
+	for (unsigned i = 0; i < VL_ENDS && i < f->nends; i++)
+		if (f->ends[i].off <= off && f->ends[i].off > best.off)
+			best = f->ends[i];
+	return best;
 }
 
 void vl_file_stats(const struct vl_file *f, struct vl_stats *st)
@@ -435,6 +451,7 @@ ssize_t vl_read(struct vl_cursor *cur, char *buf, size_t len, uint64_t off,
 			continue;
 		}
 		/* the end of what is stored: once, bring the store up to date */
+		end_note(cur->f, cur->idx, cur->off);
 		if (updated)
 			break;
 		updated = true;
