@@ -440,7 +440,10 @@ ssize_t vl_read(struct vl_cursor *cur, char *buf, size_t len, uint64_t off,
 			pos += k;
 			continue;
 		}
-		ret = cursor_seek(cur, pos, em);
+		/* sequential: the iterator is where the read goes on */
+		ret = 0;
+		if (!cur->it || cur->gen != cur->f->v->gen || cur->off != pos)
+			ret = cursor_seek(cur, pos, em);
 		if (!ret)
 			ret = cursor_next(cur, em);
 		if (ret < 0)
