@@ -127,7 +127,7 @@ check_fails "opening for writing is refused" 1 "Read-only file system" \
 check "ls lists every file" test "$(ls "$mnt" | wc -l)" = 12
 check_fails "a mount point in use is refused" 2 "$mnt: something is mounted there already" \
 	"$IM" mount -f --store "$st" --boot b-deb72-ima-sig "$mnt"
-stop_mount "$mnt"
+check "unmount, the server exits 0" stop_mount "$mnt"
 
 # ---- a synthetic list of 20000 records: random reads equal export ----
 "$MKLIST" -n 20000 -b sha256 >"$tmp/big.bin"
@@ -147,7 +147,7 @@ for bank in sha1 sha256 sha512; do
 done
 check "20000 records: dd bs=7 of ascii sha1 equals export" \
 	cmp <(dd if="$mnt/ascii_runtime_measurements_sha1" bs=7 status=none) "$tmp/exp-sha1-ascii"
-stop_mount "$mnt"
+check "unmount, the server exits 0" stop_mount "$mnt"
 
 # ---- a chain that grows under an open fd ----
 python3 - "$tmp/big.bin" "$tmp/piece" <<'PY'
@@ -193,7 +193,7 @@ check "a stale mount (its server was killed) is detached by the next mount" \
 	start_mount "$mnt" "$tmp/log-stale" --store "$st" --boot g
 check "... and says so" grep -q "detached a stale FUSE mount" "$tmp/log-stale"
 check "... and serves again" cmp "$mnt/binary_runtime_measurements_sha256" "$tmp/grow-exp.bin"
-stop_mount "$mnt"
+check "unmount, the server exits 0" stop_mount "$mnt"
 
 # ---- damaged store data: EIO for that range, the rest served ----
 st=$tmp/st-dmg
@@ -238,7 +238,7 @@ check "damage: logged with the file and offset" \
 	grep -q "seg-0000000000000000.log is corrupt at byte offset" "$tmp/log-dmg"
 check "damage: a read before it still works afterwards" \
 	same_bytes "$f" "$tmp/dmg-exp.bin" 1000 5000
-stop_mount "$mnt"
+check "unmount, the server exits 0" stop_mount "$mnt"
 
 # ---- bad input ----
 check_fails "a missing mount point" 2 "$tmp/nowhere: No such file or directory" \
