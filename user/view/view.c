@@ -50,7 +50,8 @@ struct view {
 	struct node nodes[NODES_MAX];
 	unsigned nnodes;
 	struct view_counts counts;
-	char last_err[sizeof(((struct errmsg *)0)->text)];		/* the last damage noted (noted once) */
+	char last_err[sizeof(((struct errmsg *)0)->text)];	/* the last damage noted (noted once) */
+	struct vfh *open;		/* open files: freed at close if never released */
 };
 
 /* What an open file is: a list cursor, or a small text made at open. */
@@ -60,6 +61,7 @@ struct vfh {
 	char text[32];
 	size_t tlen;
 	bool have_text;
+	struct vfh *prev, *next;	/* view.open */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -245,17 +247,30 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->fh = (uint64_t)(uintptr_t)h;
+	h->next = v->open;
+	if (v->open)
+		v->open->prev = h;
+	v->open = h;
 	v->counts.opens++;
 	return 0;
 }
 
-static int op_release(const char *path, struct fuse_file_info *fi)
+static void vfh_free(struct view *v, struct vfh *h)
 {
-	struct vfh *h = (struct vfh *)(uintptr_t)fi->fh;
-
-	(void)path;
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		v->open = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
 	vl_cursor_free(h->cur);
 	free(h);
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	(void)path;
+	vfh_free(this_view(), (struct vfh *)(uintptr_t)fi->fh);
 	return 0;
 }
 
@@ -502,6 +517,9 @@ void view_close(struct view *v)
 		fuse_unmount(v->fuse);
 	if (v->fuse)
 		fuse_destroy(v->fuse);
+	/* files still open when the connection went: no release came */
+	while (v->open)
+		vfh_free(v, v->open);
 	vlist_free(v->vl);
 	store_close(v->s);
 	if (v->stop_fd >= 0)
