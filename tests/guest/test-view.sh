@@ -155,19 +155,30 @@ glog "kernel count now $(count); $(grep -a -c 'cycle:' /nm/d1.log) cycles logged
 glog "sendfile: busybox cat to a pipe $(busybox cat $V/ascii_runtime_measurements_sha1 | wc -c) bytes, to a file $(busybox cat $V/ascii_runtime_measurements_sha1 >/nm/sf; stat -c %s /nm/sf) bytes, read(2) $(/usr/bin/dd if=$V/ascii_runtime_measurements_sha1 bs=64k status=none | wc -c) bytes"
 for f in $(ls $V); do cat $V/$f >/dev/null; done	# (opens are measured once)
 export_now sha256 ascii /nm/e.txt
-prefix_of /nm/kl.acc /nm/e.txt && pass "Keylime reader: all it got ($(wc -l </nm/kl.acc) lines) is the list's head (export)" ||
+[ -s /nm/kl.acc ] && prefix_of /nm/kl.acc /nm/e.txt && pass "Keylime reader: all it got ($(wc -l </nm/kl.acc) lines) is the list's head (export)" ||
 	fail "Keylime reader's text is not a prefix of export ($(wc -l </nm/kl.acc) vs $(wc -l </nm/e.txt) lines)"
 export_now sha256 binary /nm/e.bin
-prefix_of /nm/held.bin /nm/e.bin && pass "the held fd read the list's head, no gap, no repeat ($(stat -c %s /nm/held.bin) bytes)" ||
+[ -s /nm/held.bin ] && prefix_of /nm/held.bin /nm/e.bin && pass "the held fd read the list's head, no gap, no repeat ($(stat -c %s /nm/held.bin) bytes)" ||
 	fail "the held fd's bytes are not a prefix of export ($(stat -c %s /nm/held.bin) vs $(stat -c %s /nm/e.bin))"
-ok=1
+# (each read, with read(2): busybox cat's sendfile reads nothing, docs/view.md,
+# is a fresh read; the export after it may hold more: with
+# ima_flush_htable every D empties the kernel's duplicate table, so opening
+# a view file again is measured again)
+ok=1 same=0
 for b in sha1 sha256 sha384 sha512; do
 	for fm in binary ascii; do
+		/usr/bin/dd if=$V/${fm}_runtime_measurements_$b bs=64k status=none >/nm/v
 		export_now $b $fm /nm/x
-		cmp -s $V/${fm}_runtime_measurements_$b /nm/x || { ok=0; glog "cat $fm $b differs"; }
+		if [ ! -s /nm/v ]; then
+			ok=0; glog "read of $fm $b: nothing"
+		elif cmp -s /nm/v /nm/x; then
+			same=$((same + 1))
+		elif ! prefix_of /nm/v /nm/x; then
+			ok=0; glog "cat $fm $b is not the head of export"
+		fi
 	done
 done
-[ $ok = 1 ] && pass "cat of every file equals export of its bank and format ($(wc -l </nm/e.txt) records)" ||
+[ $ok = 1 ] && pass "cat of every file is export of its bank and format (equal: $same of 8; the others its head)" ||
 	fail "cat of a file differs from export"
 ok=1
 for f in binary_runtime_measurements_sha512 ascii_runtime_measurements_sha1; do
@@ -238,7 +249,7 @@ start_daemon /nm/d3.log && grep -q 'detached a stale FUSE mount' /nm/d3.log &&
 	pass "restart: the stale mount is detached, the view is back" ||
 	fail "restart after the kill: $(tr '\n' ' ' </nm/d3.log | head -c 300)"
 export_now sha256 binary /nm/e.bin
-prefix_of /nm/k.bin /nm/e.bin && pass "killed: what the reader got before is the list's head ($(stat -c %s /nm/k.bin) bytes)" ||
+[ -s /nm/k.bin ] && prefix_of /nm/k.bin /nm/e.bin && pass "killed: what the reader got before is the list's head ($(stat -c %s /nm/k.bin) bytes)" ||
 	fail "killed: the reader's bytes are not the list's head"
 # an agent restarted with imastored (systemd PartOf=) starts over and is right
 mkfifo /nm/klc2
