@@ -22,7 +22,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS := libcrypto tss2-esys tss2-tctildr tss2-rc libbpf zlib
+PKGS := libcrypto tss2-esys tss2-tctildr tss2-rc libbpf zlib fuse3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lisal -lz -lpthread
 
@@ -49,9 +49,10 @@ DEPS_pcr := list
 DEPS_store := pcr list
 DEPS_trim := store pcr list
 DEPS_print := list
-DEPS_daemon := trim store pcr print list
-DEPS_cli := trim store pcr print list
-LAYERS := list pcr store trim print daemon cli
+DEPS_view := trim store pcr print list
+DEPS_daemon := view trim store pcr print list
+DEPS_cli := view trim store pcr print list
+LAYERS := list pcr store trim print view daemon cli
 # the libraries below the programs (the fuzz target, the test tools)
 LIB_LAYERS := trim store pcr print list
 # the daemon's library keeps its name: build/libimastored.a
@@ -89,7 +90,8 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 .PHONY: all deps test unit-test asan-test valgrind-test cli-test guest-test \
 	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man layers
 
-all: layers $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench man
+all: layers $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench \
+	$(OUT)/tools/kl_reader man
 
 $(OUT)/user/%.o: user/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -139,7 +141,7 @@ $(OUT)/man/%.8: docs/%.8.scd
 # Every build and test dependency, from Debian's archive. Idempotent; as root.
 DEB_PKGS := build-essential pkg-config clang llvm bpftool libbpf-dev libelf-dev \
 	zlib1g-dev libssl-dev openssl libtss2-dev libtss2-tcti-swtpm0 libcmocka-dev \
-	libfuse3-dev swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
+	libfuse3-dev fuse3 swtpm swtpm-tools qemu-system-x86 busybox-static ima-evm-utils \
 	libclang-rt-14-dev scdoc tpm2-tools keyutils cpio gzip xz-utils zstd valgrind \
 	e2fsprogs xfsprogs btrfs-progs attr python3 ca-certificates time libisal-dev flex bison bc \
 	kexec-tools kmod

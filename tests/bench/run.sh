@@ -107,3 +107,6 @@ for what in export verify; do
 	awk -v w=$what -v s="$rs" -v b="$rb" -v n="$N" 'BEGIN {
 		printf "%s: 10000 records %d KB, %d records %d KB, ratio %.2f (flat = 1.0)\n", w, s, n, b, b / s }'
 done
+
+# the view (docs/view.md)
+OUT=$OUT tests/bench/view.sh

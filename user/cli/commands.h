@@ -12,5 +12,6 @@ int cmd_import(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+int cmd_mount(int argc, char **argv);	/* the view (docs/view.md) */
 
 #endif

@@ -26,6 +26,7 @@ static const struct cmd cmds[] = {
 	{ "status",  cmd_status,  "what the store holds, per boot" },
 	{ "fsck",    cmd_fsck,    "check the store's structure and replay" },
 	{ "tail",    cmd_tail,    "follow records live, as imastored sees them" },
+	{ "mount",   cmd_mount,   "serve a stored boot's list as files (FUSE)" },
 };
 
 static void usage(FILE *f)

@@ -28,6 +28,20 @@ void dconfig_defaults(struct dconfig *c)
 	c->bpf = true;
 	c->ringbuf_size = IMACAPTURE_RINGBUF_DEFAULT;
 	snprintf(c->tail_socket, sizeof(c->tail_socket), "%s", TAIL_SOCKET_DEFAULT);
+	snprintf(c->view, sizeof(c->view), "%s", DCONFIG_VIEW_DEFAULT);
+}
+
+/* The view's mount point (docs/view.md), or "none": no view. */
+static int set_view(struct dconfig *c, const char *val)
+{
+	if (!strcmp(val, "none")) {
+		c->view[0] = '\0';
+		return 0;
+	}
+	if (val[0] != '/' || strlen(val) >= sizeof(c->view))
+		return -EINVAL;
+	snprintf(c->view, sizeof(c->view), "%s", val);
+	return 0;
 }
 
 /* A socket path, or "none": no live stream. */
@@ -163,6 +177,8 @@ static int apply(struct dconfig *c, const char *key, const char *val)
 		return set_ringbuf_size(c, val);
 	if (!strcmp(key, "tail_socket"))
 		return set_tail_socket(c, val);
+	if (!strcmp(key, "view"))
+		return set_view(c, val);
 	if (!strcmp(key, "dump_records")) {
 		snprintf(c->dump_records, sizeof(c->dump_records), "%s", val);
 		return 0;
@@ -265,6 +281,8 @@ void dconfig_usage(FILE *f, const char *prog)
 "      --ringbuf-size B    BPF ring buffer bytes, a power of 2 (1048576)\n"
 "      --tail-socket PATH  serve the live stream (imastore tail) there, or\n"
 "                          'none' (default " TAIL_SOCKET_DEFAULT ")\n"
+"      --view DIR          serve the complete list as files there (FUSE,\n"
+"                          docs/view.md), or 'none' (default " DCONFIG_VIEW_DEFAULT ")\n"
 "      --dump-records FILE write the BPF records to FILE as a binary list\n"
 "                          (a test aid; the store never depends on them)\n"
 "  -h, --help              this help\n"
@@ -290,6 +308,7 @@ static const struct option longopts[] = {
 	{ "ringbuf-size", required_argument, NULL, 1 },
 	{ "dump-records", required_argument, NULL, 1 },
 	{ "tail-socket", required_argument, NULL, 1 },
+	{ "view", required_argument, NULL, 1 },
 	{ "no-bpf", no_argument, NULL, 'B' },
 	{ "once", no_argument, NULL, 'o' },
 	{ "foreground", no_argument, NULL, 'f' },

@@ -11,6 +11,7 @@
 #include "errmsg.h"
 
 #define DCONFIG_DEFAULT_PATH "/etc/imastore/imastored.conf"
+#define DCONFIG_VIEW_DEFAULT "/run/imastore/ima"	/* docs/view.md */
 
 enum dflavor {
 	DFLAVOR_AUTO,		/* trimming.md §2 */
@@ -39,6 +40,7 @@ struct dconfig {
 	uint64_t ringbuf_size;	/* its size in bytes, a power of 2 */
 	char dump_records[PATH_MAX];	/* test aid: records as a binary list */
 	char tail_socket[108];	/* the live stream (docs/tail.md); "" off */
+	char view[PATH_MAX];	/* the view's mount point (docs/view.md); "" off */
 };
 
 void dconfig_defaults(struct dconfig *c);

@@ -132,6 +132,7 @@ void daemon_reload(struct daemon *dm)
 	snprintf(nc.bank, sizeof(nc.bank), "%s", dm->cfg.bank);
 	nc.flavor = dm->cfg.flavor;
 	snprintf(nc.tail_socket, sizeof(nc.tail_socket), "%s", dm->cfg.tail_socket);
+	snprintf(nc.view, sizeof(nc.view), "%s", dm->cfg.view);	/* at a restart only */
 	dm->cfg = nc;
 	set_policy(dm);
 	if (dm->have_cap)

@@ -18,6 +18,8 @@
  * One thread; signals are blocked and read from a signalfd in the poll()
  * that waits between cycles, so a cycle is never interrupted half way.
  */
+struct view_server;
+
 struct daemon {
 	struct dconfig cfg;
 	int argc;
@@ -46,6 +48,9 @@ struct daemon {
 	struct tail_server tail;
 	char tail_json[TAIL_LINE_MAX], tail_text[TAIL_LINE_MAX];
 	uint64_t tail_bad;	/* records that would not format */
+	/* the view (docs/view.md): its reads at the end ask for a cycle */
+	struct view_server *view;
+	bool view_wants;
 };
 
 /* daemon.c: the kernel's mode, the store and the boot's chain; SIGHUP */
@@ -80,5 +85,10 @@ void stats_status_extra(struct daemon *dm);
 void stats_log_cycles(const struct daemon *dm);
 void stats_log_reads(const struct daemon *dm);
 void stats_log_bpf(struct daemon *dm);
+
+/* view.c (daemon side): the FUSE view of the running boot */
+void daemon_view_start(struct daemon *dm);
+int daemon_view_cycle(struct daemon *dm, int (*cycle)(struct daemon *dm));
+void daemon_view_stop(struct daemon *dm);
 
 #endif

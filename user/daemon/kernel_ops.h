@@ -64,6 +64,8 @@ int kernel_detect(const char *bank_name, struct kernel_info *ki,
  * Open a list through kernel_ops, retrying EBUSY as ima_open_list() does
  * for at most `max_ms`; then -EBUSY (the caller lists the holders).
  */
+/* Opens of a list that got EBUSY since start (each retry counts; docs/view.md). */
+extern uint64_t kernel_busy_opens;
 int kernel_open_list(const char *path, int flags, unsigned max_ms, int *fd,
 		     struct errmsg *em);
 

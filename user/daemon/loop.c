@@ -70,12 +70,14 @@ int daemon_loop(struct daemon *dm)
 	wakeup_start(dm);
 	stream_start(dm);
 	ret = run_cycle(dm);
+	daemon_view_start(dm);
 	notify("READY=1");
 	while (!dm->cfg.once && !dm->stop) {
 		wait_for_work(dm);
 		if (!dm->stop)
-			run_cycle(dm);
+			daemon_view_cycle(dm, run_cycle);
 	}
+	daemon_view_stop(dm);
 	stats_log_cycles(dm);
 	if (!dm->cfg.once) {
 		/* what the ring still holds goes to the followers before "end" */

@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "notify.h"
+#include "view_serve.h"
 
 static void take_signal(struct daemon *dm, int sig)
 {
@@ -37,13 +38,17 @@ static void take_signalfd(struct daemon *dm)
  */
 static void wait_fds(struct daemon *dm, int timeout_ms)
 {
-	struct pollfd p[2 + 1 + TAIL_CLIENTS_MAX];
-	unsigned n = 0, first_tail;
+	struct pollfd p[2 + 2 + TAIL_CLIENTS_MAX];
+	unsigned n = 0, first_tail, view_at = 0;
 	int ret, tt = tail_timeout_ms(&dm->tail);
 
 	p[n++] = (struct pollfd){ .fd = dm->sigfd, .events = POLLIN };
 	if (dm->have_cap)
 		p[n++] = (struct pollfd){ .fd = capture_fd(&dm->cap), .events = POLLIN };
+	if (dm->view) {
+		view_at = n;
+		p[n++] = (struct pollfd){ .fd = view_server_fd(dm->view), .events = POLLIN };
+	}
 	first_tail = n;
 	n += tail_pollfds(&dm->tail, p + n);
 	if (tt >= 0 && (timeout_ms < 0 || tt < timeout_ms))
@@ -58,6 +63,8 @@ static void wait_fds(struct daemon *dm, int timeout_ms)
 		return;
 	if (p[0].revents & POLLIN)
 		take_signalfd(dm);
+	if (view_at && (p[view_at].revents & POLLIN))
+		dm->view_wants = view_server_take(dm->view);
 	tail_handle(&dm->tail, p + first_tail, n - first_tail);
 }
 
@@ -70,7 +77,7 @@ static void wait_bpf(struct daemon *dm)
 		ret = capture_consume(&dm->cap);
 		if (ret < 0 && ret != -EINTR)
 			dlog(LOG_P_WARNING, "bpf: ring buffer: %s", strerror(-ret));
-		if (wakeup_bpf_due(dm))
+		if (wakeup_bpf_due(dm) || dm->view_wants)
 			return;
 		/*
 		 * Idle, or someone follows the live stream: the next record wakes
@@ -93,13 +100,13 @@ void wait_for_work(struct daemon *dm)
 	 * within one cycle.
 	 */
 	wait_fds(dm, 0);
-	if (dm->stop)
+	if (dm->stop || dm->view_wants)
 		return;
 	if (dm->have_cap) {
 		wait_bpf(dm);
 		return;
 	}
-	while (!dm->stop) {
+	while (!dm->stop && !dm->view_wants) {
 		now = mono_ms();
 		if (now >= next) {
 			if (wakeup_poll_due(dm))
