@@ -297,13 +297,27 @@ int chain_load_segments(struct chain *c, struct errmsg *em)
 		return errmsg_set(em, -EBADMSG, "chain %s has no segment", c->meta.chain);
 	qsort(c->segs, c->nsegs, sizeof(*c->segs), cmp_seg);
 
-	/* the last segment tells how far the chain is durable */
+	/*
+	 * The last segment tells how far the chain is durable. The writer
+	 * opens it for writing at once and scans through that fd: reading it
+	 * first would be an IMA measurement (docs/ima-policy.md).
+	 */
 	seg_name(name, sizeof(name), c->segs[c->nsegs - 1].first, "log");
-	fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (c->segfd >= 0) {
+		close(c->segfd);
+		c->segfd = -1;
+	}
+	if (c->s->lockfd >= 0)
+		fd = store_io->openat(c->dirfd, name, O_RDWR | O_CLOEXEC, 0600);
+	else
+		fd = openat(c->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
 	ret = seg_scan_fd(fd, name, &sc, NULL, 0, NULL, em);
-	close(fd);
+	if (c->s->lockfd >= 0 && !ret)
+		c->segfd = fd;	/* chain_writer_start() goes on with it */
+	else
+		close(fd);
 	if (ret)
 		return ret;
 	if (sc.first != c->segs[c->nsegs - 1].first && !sc.corrupt) {
@@ -418,7 +432,8 @@ int chain_writer_start(struct chain *c, struct errmsg *em)
 		return errmsg_set(em, -EBADMSG, "%s; not appending (imastore fsck)",
 				  c->corrupt_why);
 	seg_name(name, sizeof(name), c->segs[c->nsegs - 1].first, "log");
-	c->segfd = store_io->openat(c->dirfd, name, O_RDWR | O_CLOEXEC, 0600);
+	if (c->segfd < 0)
+		c->segfd = store_io->openat(c->dirfd, name, O_RDWR | O_CLOEXEC, 0600);
 	if (c->segfd < 0)
 		return errmsg_set(em, -errno, "%s: %s", name, strerror(errno));
 	idx = calloc(c->s->seg_size / STORE_INDEX_STRIDE / 8 + 64, 8);
