@@ -87,7 +87,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 SYSTEMDUNITDIR ?= /lib/systemd/system
 
-.PHONY: all deps test unit-test asan-test valgrind-test cli-test guest-test \
+.PHONY: all deps test soak unit-test asan-test valgrind-test cli-test guest-test \
 	fuzz fuzz-brief bench demo install clean kernels fixtures vmlinux-h man layers
 
 all: layers $(OUT)/imastore $(OUT)/imastored $(UNIT_BINS) $(OUT)/tools/mklist $(OUT)/tools/storebench \
@@ -119,6 +119,16 @@ $(OUT)/tests/%: tests/unit/%.c $(call LAYER_LIBS,daemon) $(wildcard tests/unit/*
 	@mkdir -p $(dir $@)
 	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) $(call LAYER_INC,daemon) -Iuser -I$(OUT) -Itests/unit \
 		-o $@ $< $(call LAYER_LIBS,daemon) $(PKG_LIBS) -lcmocka
+
+# Long runs, not part of `make test`: the placement property test
+# (tests/soak/placement_prop.c, IMASTORE_PROP_STEPS, default 100000 a mode).
+$(OUT)/soak/%: tests/soak/%.c $(call LAYER_LIBS,daemon) $(wildcard tests/unit/*.h) $(HDRS)
+	@mkdir -p $(dir $@)
+	$(call msg,CC,$@)$(CC) $(ALL_CFLAGS) $(call LAYER_INC,daemon) -Iuser -I$(OUT) -Itests/unit \
+		-o $@ $< $(call LAYER_LIBS,daemon) $(PKG_LIBS) -lcmocka
+
+soak: all $(OUT)/soak/placement_prop
+	$(Q)$(OUT)/soak/placement_prop
 
 # BPF: clang -> .bpf.o -> bpftool skeleton (libbpf-tools' chain).
 $(OUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) vmlinux/vmlinux.h
